@@ -1,0 +1,311 @@
+"""Every error construct raises, and how an HTTP failure becomes one.
+
+    ConstructError
+    ├── ConfigError                  bad name, bad config, bad key for the provider
+    │   └── UnknownProvider          a provider name no row or form matches
+    └── ProviderError                a call failed (.provider .status .retry_after .is_retryable)
+        ├── AuthError                401 / 403, or no key at all
+        ├── RateLimited              429: slow down, retry later           (retryable)
+        ├── QuotaExhausted           429 that says plan, balance or quota is used up
+        ├── InvalidRequest           400 / 404 / 413 / 422: fix the request
+        │   └── ContextWindowExceeded  the prompt does not fit the model
+        ├── ContentBlocked           refused by the provider's content policy
+        ├── TransientError           408 / 409 / 425 / 5xx / 529, timeouts, resets (retryable)
+        ├── InvalidResponse          a 2xx body construct cannot parse       (retryable)
+        ├── StreamInterrupted        a stream broke after its first event (.partial_text)
+        ├── ProviderCapabilityError  the provider cannot do what was asked
+        └── AllProvidersFailed       every provider and model of a chain failed (.attempts)
+
+Messages say what went wrong and what to do, and are scrubbed of secrets when
+the exception is built, so no key reaches a traceback, a log or the CLI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .retry_after import parse_retry_after
+from .secrets import sanitize_api_error, scrub_secret_patterns
+
+__all__ = [
+    "AllProvidersFailed",
+    "AuthError",
+    "ConfigError",
+    "ConstructError",
+    "ContentBlocked",
+    "ContextWindowExceeded",
+    "InvalidRequest",
+    "InvalidResponse",
+    "ProviderCapabilityError",
+    "ProviderError",
+    "QuotaExhausted",
+    "RateLimited",
+    "StreamInterrupted",
+    "TransientError",
+    "UnknownProvider",
+    "classify_http_error",
+    "error_message_from_body",
+]
+
+
+class ConstructError(Exception):
+    """Base of every construct error. The message is scrubbed of secrets."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(scrub_secret_patterns(message))
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ConfigError(ConstructError):
+    """A provider name, option or config file is wrong; nothing was sent."""
+
+
+class UnknownProvider(ConfigError):
+    """No provider matches the name."""
+
+    def __init__(self, message: str, name: str = "", suggestions: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.name = scrub_secret_patterns(name)
+        self.suggestions = list(suggestions)
+
+
+class ProviderError(ConstructError):
+    """A call to a provider failed."""
+
+    is_retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+        body: str | None = None,
+    ) -> None:
+        super().__init__(sanitize_api_error(message))
+        self.provider = provider
+        self.status = status
+        self.retry_after = retry_after
+        # The provider's error body, scrubbed and cut, for logs and debugging.
+        self.body = sanitize_api_error(body) if body else None
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.message!r}, provider={self.provider!r}, "
+            f"status={self.status!r}, retry_after={self.retry_after!r})"
+        )
+
+
+class AuthError(ProviderError):
+    """The key is missing, wrong, expired, or not allowed to do this."""
+
+
+class RateLimited(ProviderError):
+    """Too many requests; `retry_after` says how long the server asked to wait."""
+
+    is_retryable = True
+
+
+class QuotaExhausted(ProviderError):
+    """The plan, balance or quota behind the key is used up; retrying will not help."""
+
+
+class InvalidRequest(ProviderError):
+    """The provider rejected the request as malformed or unsupported."""
+
+
+class ContextWindowExceeded(InvalidRequest):
+    """The prompt (with tools) is longer than the model accepts."""
+
+
+class ContentBlocked(ProviderError):
+    """The provider's content policy refused the prompt or the answer."""
+
+
+class TransientError(ProviderError):
+    """A failure that may pass: overload, a 5xx, a timeout, a dropped connection."""
+
+    is_retryable = True
+
+
+class InvalidResponse(ProviderError):
+    """The provider answered 2xx with a body construct cannot read."""
+
+    is_retryable = True
+
+
+class StreamInterrupted(ProviderError):
+    """A stream failed after text was already delivered; `partial_text` holds it."""
+
+    is_retryable = False
+
+    def __init__(self, message: str, *, partial_text: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.partial_text = partial_text
+
+
+class ProviderCapabilityError(ProviderError):
+    """The provider cannot do what was asked (a feature, or a backend not available yet)."""
+
+    def __init__(self, message: str, *, capability: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.capability = capability
+
+
+class AllProvidersFailed(ProviderError):
+    """Every attempt of a fallback chain failed; `attempts` lists them."""
+
+    def __init__(self, message: str, *, attempts: Sequence[Any] = (), **kwargs: Any) -> None:
+        # Do not cut: the attempt list is the point of this error. Each line is scrubbed.
+        ConstructError.__init__(self, message)
+        self.provider = kwargs.get("provider")
+        self.status = kwargs.get("status")
+        self.retry_after = kwargs.get("retry_after")
+        self.body = None
+        self.attempts = list(attempts)
+
+
+# Reference §3.3: texts providers use when the prompt is too long.
+_CONTEXT_PATTERNS = (
+    "exceeds the context window",
+    "exceeds the available context size",
+    "context window of this model",
+    "maximum context length",
+    "context length exceeded",
+    "context_length_exceeded",
+    "too many tokens",
+    "token limit exceeded",
+    "prompt is too long",
+    "input is too long",
+    "prompt exceeds max length",
+    "reduce the length of the messages",
+)
+# Reference §3.3 `is_non_retryable_rate_limit`: a 429 that no wait will fix.
+_QUOTA_PATTERNS = (
+    "plan does not include",
+    "doesn't include",
+    "insufficient balance",
+    "insufficient_balance",
+    "insufficient quota",
+    "insufficient_quota",
+    "exceeded your current quota",
+    "quota exhausted",
+    "out of credits",
+    "no available package",
+    "package not active",
+    "purchase package",
+    "model not available for your plan",
+    "billing",
+)
+_CONTENT_PATTERNS = (
+    "content_policy_violation",
+    "content management policy",
+    "content_filter",
+    "flagged by our moderation",
+    "responsibleaipolicyviolation",
+)
+_STATUS_PHRASES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    408: "Request Timeout",
+    409: "Conflict",
+    413: "Payload Too Large",
+    422: "Unprocessable Entity",
+    425: "Too Early",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+    529: "Overloaded",
+}
+
+
+def error_message_from_body(body: str) -> str:
+    """The human part of an error body: `error.message` of the usual JSON shapes, else the text."""
+    text = body.strip()
+    if not text.startswith(("{", "[")):
+        return text
+    import json
+
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(data, list) and data and isinstance(data[0], dict):
+        data = data[0]
+    if isinstance(data, dict):
+        err = data.get("error", data)
+        if isinstance(err, dict):
+            msg = err.get("message") or err.get("msg") or err.get("detail")
+            if isinstance(msg, str) and msg:
+                code = err.get("code") or err.get("type") or err.get("status")
+                return f"{msg} ({code})" if isinstance(code, str) and code not in msg else msg
+        elif isinstance(err, str) and err:
+            return err
+        for key in ("message", "detail"):
+            if isinstance(data.get(key), str):
+                return data[key]
+    return text
+
+
+def _advice(cls: type[ProviderError], key_env: Sequence[str]) -> str:
+    if cls is AuthError:
+        hint = f" (set {' or '.join(key_env)})" if key_env else ""
+        return f"Check that the API key is valid and allowed to use this model{hint}."
+    if cls is RateLimited:
+        return "Wait and retry, or use ReliableProvider to retry and fall back automatically."
+    if cls is QuotaExhausted:
+        return "Add credit or raise the quota with the provider, or use another key."
+    if cls is ContextWindowExceeded:
+        return "Shorten the conversation or pick a model with a larger context window."
+    if cls is ContentBlocked:
+        return "Rephrase the request; the provider's content policy refused it."
+    if cls is TransientError:
+        return "The provider is having trouble; retry shortly."
+    return "Check the model name and request parameters."
+
+
+def classify_http_error(
+    provider: str,
+    display_name: str,
+    status: int,
+    body: str,
+    headers: Mapping[str, str] | None = None,
+    key_env: Sequence[str] = (),
+) -> ProviderError:
+    """Map an HTTP error response to its construct error: status first, text second (E1)."""
+    detail = error_message_from_body(body)
+    lowered = body.lower()
+    cls: type[ProviderError]
+    if status in (401, 403):
+        cls = AuthError
+    elif status == 429:
+        cls = QuotaExhausted if any(p in lowered for p in _QUOTA_PATTERNS) else RateLimited
+    elif status in (400, 404, 413, 422):
+        if any(p in lowered for p in _CONTEXT_PATTERNS):
+            cls = ContextWindowExceeded
+        elif any(p in lowered for p in _CONTENT_PATTERNS):
+            cls = ContentBlocked
+        else:
+            cls = InvalidRequest
+    elif status in (408, 409, 425, 529) or status >= 500:
+        cls = TransientError
+    elif 400 <= status < 500:
+        cls = InvalidRequest
+    else:
+        cls = InvalidResponse
+    retry_after = parse_retry_after(headers, body) if status in (429, 503, 529) else None
+    phrase = _STATUS_PHRASES.get(status, "")
+    message = (
+        f"{display_name} API error ({status}{' ' + phrase if phrase else ''}): "
+        f"{sanitize_api_error(detail) or '(empty body)'}. {_advice(cls, key_env)}"
+    )
+    return cls(message, provider=provider, status=status, retry_after=retry_after, body=body)

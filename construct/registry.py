@@ -1,0 +1,881 @@
+"""The provider table: one `ProviderSpec` row per canonical slug, and name resolution.
+
+Providers are data. A service that speaks an existing wire protocol is one row
+here (and one test); nothing else in construct names it. Resolution follows
+PROVIDERS.md R1-R5: trimmed, case-insensitive; exact slug, exact alias,
+`custom:` / `anthropic-custom:` URLs, then family prefixes, longest first.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import urlsplit
+
+from .errors import ConfigError, UnknownProvider
+
+__all__ = [
+    "PROVIDERS",
+    "ProviderInfo",
+    "ProviderSpec",
+    "Region",
+    "Resolved",
+    "get_spec",
+    "list_providers",
+    "resolve",
+]
+
+log = logging.getLogger("construct")
+
+Dialect = Literal[
+    "openai_chat",
+    "anthropic_messages",
+    "gemini",
+    "ollama",
+    "bedrock_converse",
+    "azure_openai",
+    "openai_responses",
+    "copilot",
+    "cli",
+]
+# How the key travels. "none": the service takes no key (CLI tools).
+Auth = Literal["bearer", "x-api-key", "api-key", "x-goog-api-key", "aws", "oauth", "none"]
+
+# Dialects whose adapter has landed; rows on other dialects construct, list and
+# resolve, and raise ProviderCapabilityError on call (see `ProviderSpec.pending`).
+AVAILABLE_DIALECTS = frozenset({"openai_chat"})
+
+GENERIC_KEY_ENV = "CONSTRUCT_API_KEY"
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """One endpoint of a provider that serves several (China, international, US)."""
+
+    base_url: str
+    # When set, replaces the provider's key env vars for this region.
+    key_env: tuple[str, ...] | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSpec:
+    name: str
+    display_name: str
+    base_url: str
+    dialect: Dialect = "openai_chat"
+    auth: Auth = "bearer"
+    key_env: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    # Region name -> endpoint; `base_url` is the default region's URL.
+    regions: Mapping[str, Region] = field(default_factory=dict)
+    # Alias -> region name, for aliases that pick a region.
+    alias_regions: Mapping[str, str] = field(default_factory=dict)
+    # Name prefixes that select this provider (R2), each with the region it implies
+    # (None: decide from the suffix, else the default region).
+    families: Mapping[str, str | None] = field(default_factory=dict)
+    default_region: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    native_tools: bool = True
+    vision: bool = False
+    prompt_caching: bool = False
+    streaming: bool = True
+    local: bool = False
+    # False: no key is fine (a local server); the request goes out without auth.
+    key_required: bool = True
+    merge_system: bool = False
+    # OpenAI's own API wants `max_completion_tokens`; most compatible servers `max_tokens`.
+    max_tokens_field: str = "max_tokens"
+    # The Z.AI streaming tool-call extension (`tool_stream`) is sent to its hosts only.
+    tool_stream: bool = False
+    # Send `stream_options.include_usage` so streams end with token usage.
+    stream_usage: bool = True
+    # The beginning of this provider's keys, for the key/provider mismatch check (K3).
+    key_prefix: str | None = None
+    # Why a row cannot be called yet (its adapter lands with a later issue).
+    pending: str | None = None
+    docs_url: str | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.pending is None and self.dialect in AVAILABLE_DIALECTS
+
+    def region_for(self, region: str | None) -> Region:
+        if region and region in self.regions:
+            return self.regions[region]
+        if self.default_region and self.default_region in self.regions:
+            return self.regions[self.default_region]
+        return Region(self.base_url)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderInfo:
+    """A row of `list_providers()`: what a user needs to pick and configure a provider."""
+
+    name: str
+    display_name: str
+    aliases: tuple[str, ...]
+    local: bool
+    base_url: str
+    key_env: tuple[str, ...]
+    dialect: str
+    available: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """A name resolved to its row, region and endpoint."""
+
+    spec: ProviderSpec
+    requested: str
+    base_url: str
+    region: str | None
+    key_env: tuple[str, ...]
+    headers: tuple[tuple[str, str], ...]
+    custom: bool = False
+
+
+def _bearer(name, display, url, env=(), **kw) -> ProviderSpec:
+    return ProviderSpec(name=name, display_name=display, base_url=url, key_env=tuple(env), **kw)
+
+
+_MINIMAX = {
+    "intl": Region("https://api.minimax.io/v1"),
+    "cn": Region("https://api.minimaxi.com/v1"),
+}
+_QWEN = {
+    "cn": Region("https://dashscope.aliyuncs.com/compatible-mode/v1"),
+    "intl": Region("https://dashscope-intl.aliyuncs.com/compatible-mode/v1"),
+    "us": Region("https://dashscope-us.aliyuncs.com/compatible-mode/v1"),
+    # Qwen Code's OAuth token works against the China endpoint; the token file
+    # flow (reference §1.6) arrives with the OAuth issue, the env token works now.
+    "code": Region(
+        "https://dashscope.aliyuncs.com/compatible-mode/v1",
+        key_env=("QWEN_OAUTH_TOKEN", "DASHSCOPE_API_KEY"),
+        headers=(("User-Agent", "QwenCode/1.0"),),
+    ),
+}
+
+_NATIVE_PENDING = "its native adapter lands with issue 3 (native backends)"
+_OAUTH_PENDING = "its OAuth sign-in flow is not implemented yet"
+_CLI_PENDING = "its command-line adapter is not implemented yet"
+
+# Order is the order of `construct providers list` (the reference's order).
+PROVIDERS: tuple[ProviderSpec, ...] = (
+    _bearer(
+        "openrouter",
+        "OpenRouter",
+        "https://openrouter.ai/api/v1",
+        ("OPENROUTER_API_KEY",),
+        vision=True,
+        key_prefix="sk-or-",
+        # C4: OpenRouter attributes traffic to these; override with extra_headers.
+        headers=(
+            ("HTTP-Referer", "https://github.com/construct-llm/construct"),
+            ("X-Title", "construct"),
+        ),
+        docs_url="https://openrouter.ai/docs/api-reference/overview",
+    ),
+    ProviderSpec(
+        "anthropic",
+        "Anthropic",
+        "https://api.anthropic.com",
+        dialect="anthropic_messages",
+        auth="x-api-key",
+        key_env=("ANTHROPIC_OAUTH_TOKEN", "ANTHROPIC_API_KEY"),
+        vision=True,
+        prompt_caching=True,
+        key_prefix="sk-ant-",
+        pending=_NATIVE_PENDING,
+    ),
+    _bearer(
+        "openai",
+        "OpenAI",
+        "https://api.openai.com/v1",
+        ("OPENAI_API_KEY",),
+        vision=True,
+        key_prefix="sk-",
+        max_tokens_field="max_completion_tokens",
+    ),
+    ProviderSpec(
+        "openai-codex",
+        "OpenAI Codex (OAuth)",
+        "https://chatgpt.com/backend-api/codex",
+        dialect="openai_responses",
+        auth="oauth",
+        aliases=("openai_codex", "codex"),
+        native_tools=False,
+        vision=True,
+        pending=_OAUTH_PENDING,
+    ),
+    _bearer(
+        "telnyx",
+        "Telnyx",
+        "https://api.telnyx.com/v2/ai",
+        ("TELNYX_API_KEY",),
+        native_tools=False,
+        key_prefix="KEY-",
+    ),
+    ProviderSpec(
+        "azure_openai",
+        "Azure OpenAI",
+        "https://my-resource.openai.azure.com/openai/deployments/gpt-4o",
+        dialect="azure_openai",
+        auth="api-key",
+        key_env=("AZURE_OPENAI_API_KEY",),
+        aliases=("azure-openai", "azure"),
+        vision=True,
+        pending=_NATIVE_PENDING,
+    ),
+    ProviderSpec(
+        "ollama",
+        "Ollama",
+        "http://localhost:11434",
+        dialect="ollama",
+        key_env=("OLLAMA_API_KEY",),
+        vision=True,
+        local=True,
+        key_required=False,
+        pending=_NATIVE_PENDING,
+    ),
+    ProviderSpec(
+        "gemini",
+        "Google Gemini",
+        "https://generativelanguage.googleapis.com/v1beta",
+        dialect="gemini",
+        auth="x-goog-api-key",
+        key_env=("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+        aliases=("google", "google-gemini"),
+        vision=True,
+        pending=_NATIVE_PENDING,
+    ),
+    # Venice serves its OpenAI-compatible API under /api/v1 (docs.venice.ai); the
+    # reference's bare host answers 404.
+    _bearer(
+        "venice", "Venice", "https://api.venice.ai/api/v1", ("VENICE_API_KEY",), native_tools=False
+    ),
+    _bearer(
+        "vercel",
+        "Vercel AI Gateway",
+        "https://ai-gateway.vercel.sh/v1",
+        ("VERCEL_API_KEY", "AI_GATEWAY_API_KEY"),
+        aliases=("vercel-ai",),
+    ),
+    _bearer(
+        "cloudflare",
+        "Cloudflare AI Gateway",
+        "https://gateway.ai.cloudflare.com/v1",
+        ("CLOUDFLARE_API_KEY",),
+        aliases=("cloudflare-ai",),
+    ),
+    _bearer(
+        "moonshot",
+        "Moonshot",
+        "https://api.moonshot.cn/v1",
+        ("MOONSHOT_API_KEY",),
+        aliases=(
+            "kimi",
+            "moonshot-cn",
+            "kimi-cn",
+            "moonshot-intl",
+            "moonshot-global",
+            "kimi-intl",
+            "kimi-global",
+        ),
+        regions={
+            "cn": Region("https://api.moonshot.cn/v1"),
+            "intl": Region("https://api.moonshot.ai/v1"),
+        },
+        default_region="cn",
+        alias_regions={
+            "moonshot": "cn",
+            "kimi": "cn",
+            "moonshot-cn": "cn",
+            "kimi-cn": "cn",
+            "moonshot-intl": "intl",
+            "moonshot-global": "intl",
+            "kimi-intl": "intl",
+            "kimi-global": "intl",
+        },
+        families={"moonshot": None, "kimi": None},
+    ),
+    _bearer(
+        "kimi-code",
+        "Kimi Code",
+        "https://api.kimi.com/coding/v1",
+        ("KIMI_CODE_API_KEY", "MOONSHOT_API_KEY"),
+        aliases=("kimi_coding", "kimi_for_coding"),
+        headers=(("User-Agent", "KimiCLI/0.77"),),
+    ),
+    _bearer(
+        "synthetic", "Synthetic", "https://api.synthetic.new/openai/v1", ("SYNTHETIC_API_KEY",)
+    ),
+    _bearer(
+        "opencode",
+        "OpenCode Zen",
+        "https://opencode.ai/zen/v1",
+        ("OPENCODE_API_KEY",),
+        aliases=("opencode-zen",),
+    ),
+    _bearer(
+        "opencode-go", "OpenCode Go", "https://opencode.ai/zen/go/v1", ("OPENCODE_GO_API_KEY",)
+    ),
+    _bearer(
+        "zai",
+        "Z.AI",
+        "https://api.z.ai/api/coding/paas/v4",
+        ("ZAI_API_KEY",),
+        aliases=("z.ai", "zai-global", "z.ai-global", "zai-cn", "z.ai-cn"),
+        regions={
+            "intl": Region("https://api.z.ai/api/coding/paas/v4"),
+            "cn": Region("https://open.bigmodel.cn/api/coding/paas/v4"),
+        },
+        default_region="intl",
+        alias_regions={
+            "zai-global": "intl",
+            "z.ai-global": "intl",
+            "zai-cn": "cn",
+            "z.ai-cn": "cn",
+        },
+        families={"zai": None, "z.ai": None},
+        tool_stream=True,
+    ),
+    _bearer(
+        "glm",
+        "GLM (Zhipu)",
+        "https://api.z.ai/api/paas/v4",
+        ("GLM_API_KEY", "ZHIPUAI_API_KEY"),
+        aliases=("zhipu", "glm-global", "zhipu-global", "glm-cn", "zhipu-cn", "bigmodel"),
+        regions={
+            "intl": Region("https://api.z.ai/api/paas/v4"),
+            "cn": Region("https://open.bigmodel.cn/api/paas/v4"),
+        },
+        default_region="intl",
+        alias_regions={
+            "glm-global": "intl",
+            "zhipu-global": "intl",
+            "glm-cn": "cn",
+            "zhipu-cn": "cn",
+            "bigmodel": "cn",
+        },
+        families={"glm": None, "zhipu": None, "bigmodel": "cn"},
+    ),
+    _bearer(
+        "minimax",
+        "MiniMax",
+        "https://api.minimax.io/v1",
+        ("MINIMAX_OAUTH_TOKEN", "MINIMAX_API_KEY"),
+        aliases=(
+            "minimax-intl",
+            "minimax-io",
+            "minimax-global",
+            "minimax-cn",
+            "minimaxi",
+            "minimax-oauth",
+            "minimax-oauth-cn",
+            "minimax-portal",
+            "minimax-portal-cn",
+            "minimax-oauth-global",
+            "minimax-portal-global",
+        ),
+        regions=_MINIMAX,
+        default_region="intl",
+        alias_regions={
+            "minimax-cn": "cn",
+            "minimaxi": "cn",
+            "minimax-oauth-cn": "cn",
+            "minimax-portal-cn": "cn",
+        },
+        families={"minimax": None, "minimaxi": "cn"},
+        native_tools=False,
+        merge_system=True,
+    ),
+    ProviderSpec(
+        "bedrock",
+        "Amazon Bedrock",
+        "https://bedrock-runtime.us-east-1.amazonaws.com",
+        dialect="bedrock_converse",
+        auth="aws",
+        key_env=("BEDROCK_API_KEY",),
+        aliases=("aws-bedrock",),
+        vision=True,
+        pending=_NATIVE_PENDING,
+    ),
+    _bearer(
+        "qianfan",
+        "Qianfan (Baidu)",
+        "https://qianfan.baidubce.com/v2",
+        ("QIANFAN_API_KEY",),
+        aliases=("baidu",),
+        families={"qianfan": None, "baidu": None},
+    ),
+    _bearer(
+        "doubao",
+        "Doubao (Volcengine)",
+        "https://ark.cn-beijing.volces.com/api/v3",
+        ("ARK_API_KEY", "VOLCENGINE_API_KEY", "DOUBAO_API_KEY"),
+        aliases=("volcengine", "ark", "doubao-cn"),
+        families={"doubao": None, "volcengine": None, "ark": None},
+    ),
+    _bearer(
+        "qwen",
+        "Qwen (DashScope / Qwen Code OAuth)",
+        "https://dashscope.aliyuncs.com/compatible-mode/v1",
+        ("DASHSCOPE_API_KEY",),
+        aliases=(
+            "dashscope",
+            "qwen-cn",
+            "dashscope-cn",
+            "qwen-intl",
+            "dashscope-intl",
+            "qwen-international",
+            "dashscope-international",
+            "qwen-us",
+            "dashscope-us",
+            "qwen-code",
+            "qwen-oauth",
+            "qwen_oauth",
+        ),
+        regions=_QWEN,
+        default_region="cn",
+        alias_regions={
+            "qwen-cn": "cn",
+            "dashscope-cn": "cn",
+            "qwen-intl": "intl",
+            "dashscope-intl": "intl",
+            "qwen-international": "intl",
+            "dashscope-international": "intl",
+            "qwen-us": "us",
+            "dashscope-us": "us",
+            "qwen-code": "code",
+            "qwen-oauth": "code",
+            "qwen_oauth": "code",
+        },
+        families={"qwen": None, "dashscope": None},
+        vision=True,
+    ),
+    _bearer(
+        "bailian",
+        "Bailian (Aliyun)",
+        "https://coding.dashscope.aliyuncs.com/v1",
+        ("BAILIAN_API_KEY", "DASHSCOPE_API_KEY"),
+        aliases=("aliyun-bailian", "aliyun"),
+        vision=True,
+        headers=(("User-Agent", "openclaw"),),
+    ),
+    _bearer("groq", "Groq", "https://api.groq.com/openai/v1", ("GROQ_API_KEY",), key_prefix="gsk_"),
+    _bearer("mistral", "Mistral", "https://api.mistral.ai/v1", ("MISTRAL_API_KEY",), vision=True),
+    # docs.x.ai: the OpenAI-compatible API is under /v1 (the reference's bare host
+    # is what its newest snapshot also moved away from).
+    _bearer(
+        "xai",
+        "xAI (Grok)",
+        "https://api.x.ai/v1",
+        ("XAI_API_KEY",),
+        aliases=("grok",),
+        vision=True,
+        key_prefix="xai-",
+    ),
+    _bearer("deepseek", "DeepSeek", "https://api.deepseek.com", ("DEEPSEEK_API_KEY",)),
+    _bearer(
+        "together",
+        "Together AI",
+        "https://api.together.xyz/v1",
+        ("TOGETHER_API_KEY",),
+        aliases=("together-ai",),
+    ),
+    _bearer(
+        "fireworks",
+        "Fireworks AI",
+        "https://api.fireworks.ai/inference/v1",
+        ("FIREWORKS_API_KEY",),
+        aliases=("fireworks-ai",),
+    ),
+    _bearer("novita", "Novita AI", "https://api.novita.ai/openai", ("NOVITA_API_KEY",)),
+    _bearer(
+        "perplexity",
+        "Perplexity",
+        "https://api.perplexity.ai",
+        ("PERPLEXITY_API_KEY",),
+        key_prefix="pplx-",
+    ),
+    # Cohere's compatibility API lives at /compatibility/v1 (docs.cohere.com).
+    _bearer(
+        "cohere",
+        "Cohere",
+        "https://api.cohere.ai/compatibility/v1",
+        ("COHERE_API_KEY", "CO_API_KEY"),
+    ),
+    ProviderSpec(
+        "copilot",
+        "GitHub Copilot",
+        "https://api.githubcopilot.com",
+        dialect="copilot",
+        auth="oauth",
+        key_env=("GITHUB_TOKEN",),
+        aliases=("github-copilot",),
+        pending=_OAUTH_PENDING,
+    ),
+    ProviderSpec(
+        "claude-code",
+        "Claude Code (CLI)",
+        "",
+        dialect="cli",
+        auth="none",
+        local=True,
+        key_required=False,
+        pending=_CLI_PENDING,
+    ),
+    ProviderSpec(
+        "gemini-cli",
+        "Gemini CLI",
+        "",
+        dialect="cli",
+        auth="none",
+        local=True,
+        key_required=False,
+        pending=_CLI_PENDING,
+    ),
+    ProviderSpec(
+        "kilocli",
+        "KiloCLI",
+        "",
+        dialect="cli",
+        auth="none",
+        aliases=("kilo",),
+        local=True,
+        key_required=False,
+        pending=_CLI_PENDING,
+    ),
+    _bearer(
+        "lmstudio",
+        "LM Studio",
+        "http://localhost:1234/v1",
+        ("LMSTUDIO_API_KEY",),
+        aliases=("lm-studio",),
+        local=True,
+        key_required=False,
+    ),
+    _bearer(
+        "llamacpp",
+        "llama.cpp server",
+        "http://localhost:8080/v1",
+        ("LLAMACPP_API_KEY",),
+        aliases=("llama.cpp",),
+        local=True,
+        key_required=False,
+        vision=True,
+    ),
+    _bearer(
+        "sglang",
+        "SGLang",
+        "http://localhost:30000/v1",
+        ("SGLANG_API_KEY",),
+        local=True,
+        key_required=False,
+    ),
+    _bearer(
+        "vllm",
+        "vLLM",
+        "http://localhost:8000/v1",
+        ("VLLM_API_KEY",),
+        local=True,
+        key_required=False,
+    ),
+    _bearer(
+        "osaurus",
+        "Osaurus",
+        "http://localhost:1337/v1",
+        ("OSAURUS_API_KEY",),
+        local=True,
+        key_required=False,
+    ),
+    _bearer(
+        "nvidia",
+        "NVIDIA NIM",
+        "https://integrate.api.nvidia.com/v1",
+        ("NVIDIA_API_KEY",),
+        aliases=("nvidia-nim", "build.nvidia.com"),
+        key_prefix="nvapi-",
+    ),
+    _bearer(
+        "siliconflow",
+        "SiliconFlow",
+        "https://api.siliconflow.cn/v1",
+        ("SILICONFLOW_API_KEY",),
+        aliases=("silicon-flow",),
+    ),
+    _bearer("aihubmix", "AiHubMix", "https://aihubmix.com/v1", ("AIHUBMIX_API_KEY",)),
+    # A LiteLLM proxy is usually run beside the app; it may or may not want a key.
+    _bearer(
+        "litellm",
+        "LiteLLM",
+        "http://localhost:4000/v1",
+        ("LITELLM_API_KEY",),
+        aliases=("lite-llm",),
+        key_required=False,
+    ),
+    _bearer("cerebras", "Cerebras", "https://api.cerebras.ai/v1", ("CEREBRAS_API_KEY",)),
+    _bearer("sambanova", "SambaNova", "https://api.sambanova.ai/v1", ("SAMBANOVA_API_KEY",)),
+    _bearer("hyperbolic", "Hyperbolic", "https://api.hyperbolic.xyz/v1", ("HYPERBOLIC_API_KEY",)),
+    _bearer(
+        "deepinfra",
+        "DeepInfra",
+        "https://api.deepinfra.com/v1/openai",
+        ("DEEPINFRA_API_KEY",),
+        aliases=("deep-infra",),
+    ),
+    _bearer(
+        "huggingface",
+        "Hugging Face",
+        "https://router.huggingface.co/v1",
+        ("HF_TOKEN", "HUGGINGFACE_API_KEY"),
+        aliases=("hf",),
+    ),
+    _bearer(
+        "ai21",
+        "AI21 Labs",
+        "https://api.ai21.com/studio/v1",
+        ("AI21_API_KEY",),
+        aliases=("ai21-labs",),
+    ),
+    _bearer("reka", "Reka", "https://api.reka.ai/v1", ("REKA_API_KEY",)),
+    _bearer("baseten", "Baseten", "https://inference.baseten.co/v1", ("BASETEN_API_KEY",)),
+    _bearer("nscale", "Nscale", "https://inference.api.nscale.com/v1", ("NSCALE_API_KEY",)),
+    _bearer("anyscale", "Anyscale", "https://api.endpoints.anyscale.com/v1", ("ANYSCALE_API_KEY",)),
+    _bearer("nebius", "Nebius AI Studio", "https://api.studio.nebius.ai/v1", ("NEBIUS_API_KEY",)),
+    _bearer(
+        "friendli",
+        "Friendli AI",
+        "https://api.friendli.ai/serverless/v1",
+        ("FRIENDLI_TOKEN", "FRIENDLI_API_KEY"),
+        aliases=("friendliai",),
+    ),
+    _bearer(
+        "lepton",
+        "Lepton AI",
+        "https://llama3-1-405b.lepton.run/api/v1",
+        ("LEPTON_API_KEY",),
+        aliases=("lepton-ai",),
+    ),
+    _bearer(
+        "stepfun", "Stepfun", "https://api.stepfun.com/v1", ("STEPFUN_API_KEY",), aliases=("step",)
+    ),
+    _bearer("baichuan", "Baichuan", "https://api.baichuan-ai.com/v1", ("BAICHUAN_API_KEY",)),
+    _bearer(
+        "yi",
+        "01.AI (Yi)",
+        "https://api.lingyiwanwu.com/v1",
+        ("YI_API_KEY",),
+        aliases=("01ai", "lingyiwanwu"),
+    ),
+    _bearer(
+        "hunyuan",
+        "Tencent Hunyuan",
+        "https://api.hunyuan.cloud.tencent.com/v1",
+        ("HUNYUAN_API_KEY",),
+        aliases=("tencent",),
+    ),
+    _bearer(
+        "ovhcloud",
+        "OVHcloud AI Endpoints",
+        "https://oai.endpoints.kepler.ai.cloud.ovh.net/v1",
+        ("OVH_AI_ENDPOINTS_ACCESS_TOKEN",),
+        aliases=("ovh",),
+    ),
+    _bearer("avian", "Avian", "https://api.avian.io/v1", ("AVIAN_API_KEY",)),
+    _bearer("astrai", "Astrai", "https://as-trai.com/v1", ("ASTRAI_API_KEY",)),
+    _bearer(
+        "deepmyst",
+        "DeepMyst",
+        "https://api.deepmyst.com/v1",
+        ("DEEPMYST_API_KEY",),
+        aliases=("deep-myst",),
+    ),
+)
+
+CUSTOM = _bearer("custom", "Custom", "", (), vision=True, key_required=False)
+ANTHROPIC_CUSTOM = ProviderSpec(
+    "anthropic-custom",
+    "Anthropic-compatible",
+    "",
+    dialect="anthropic_messages",
+    auth="x-api-key",
+    vision=True,
+    prompt_caching=True,
+    key_required=False,
+    pending=_NATIVE_PENDING,
+)
+
+_BY_NAME: dict[str, ProviderSpec] = {s.name: s for s in PROVIDERS}
+_BY_ALIAS: dict[str, ProviderSpec] = {a: s for s in PROVIDERS for a in s.aliases}
+_FAMILIES: list[tuple[str, ProviderSpec, str | None]] = sorted(
+    ((prefix, s, region) for s in PROVIDERS for prefix, region in s.families.items()),
+    key=lambda row: len(row[0]),
+    reverse=True,
+)
+# Names a family prefix would catch but that belong to another row (R2: `kimi-code`).
+_SUFFIX_REGIONS = {
+    "cn": "cn",
+    "china": "cn",
+    "intl": "intl",
+    "international": "intl",
+    "global": "intl",
+    "io": "intl",
+    "us": "us",
+}
+_warned_cleartext: set[str] = set()
+
+
+def get_spec(name: str) -> ProviderSpec:
+    return resolve(name).spec
+
+
+def _region_from_suffix(rest: str) -> str | None:
+    for part in reversed(rest.replace("_", "-").split("-")):
+        if part in _SUFFIX_REGIONS:
+            return _SUFFIX_REGIONS[part]
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_base_url(url: str, label: str, form: str) -> str:
+    """An http(s) URL with a host, trailing `/` removed (R4); plain http off-host warns once."""
+    url = url.strip()
+    if not url:
+        raise ConfigError(f"{label} requires a URL. Format: {form}")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise ConfigError(f"{label} requires a valid URL. Format: {form}") from None
+    if parts.scheme not in ("http", "https"):
+        raise ConfigError(f"{label} requires an http:// or https:// URL. Format: {form}")
+    if not parts.hostname:
+        raise ConfigError(f"{label} requires a URL with a host. Format: {form}")
+    if parts.username or parts.password:
+        raise ConfigError(
+            f"{label} URL must not carry credentials; pass the key as api_key instead"
+        )
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin not in _warned_cleartext:
+            _warned_cleartext.add(origin)
+            log.warning(
+                "%s uses plain http:// to %s: API keys will travel unencrypted", label, origin
+            )
+    return url.rstrip("/")
+
+
+def _resolved(spec: ProviderSpec, requested: str, region: str | None) -> Resolved:
+    chosen = spec.region_for(region)
+    return Resolved(
+        spec=spec,
+        requested=requested,
+        base_url=chosen.base_url or spec.base_url,
+        region=region if region in spec.regions else spec.default_region,
+        key_env=chosen.key_env if chosen.key_env is not None else spec.key_env,
+        headers=spec.headers + chosen.headers,
+    )
+
+
+def resolve(name: str) -> Resolved:
+    """Find the row, region and base URL a provider name stands for (R1-R4)."""
+    if not isinstance(name, str):
+        raise ConfigError(f"provider name must be a string, got {type(name).__name__}")
+    raw = name.strip()
+    key = raw.lower()
+    spec = _BY_NAME.get(key) or _BY_ALIAS.get(key)
+    if spec is not None:
+        return _resolved(spec, key, spec.alias_regions.get(key))
+    for prefix, custom_spec, form in (
+        ("custom:", CUSTOM, "custom:https://your-api.com"),
+        ("anthropic-custom:", ANTHROPIC_CUSTOM, "anthropic-custom:https://your-api.com"),
+    ):
+        if key.startswith(prefix):
+            label = "Custom provider" if custom_spec is CUSTOM else "Anthropic-custom provider"
+            url = validate_base_url(raw[len(prefix) :], label, form)
+            return Resolved(custom_spec, f"{prefix}{url}", url, None, (), (), custom=True)
+    if key and not key.startswith("kimi-code"):
+        for prefix, family_spec, implied in _FAMILIES:
+            if key.startswith(prefix):
+                region = implied or _region_from_suffix(key[len(prefix) :])
+                return _resolved(family_spec, key, region)
+    raise _unknown(raw)
+
+
+def _unknown(raw: str) -> UnknownProvider:
+    names = [s.name for s in PROVIDERS] + list(_BY_ALIAS)
+    close = difflib.get_close_matches(raw.lower(), names, n=3, cutoff=0.0) if raw else []
+    shown = raw if raw else "(empty)"
+    message = (
+        f"Unknown provider: {shown!r}. Closest known names: {', '.join(close)}. "
+        "For any OpenAI-compatible endpoint use 'custom:https://your-api.com'; for an "
+        "Anthropic-compatible one 'anthropic-custom:https://your-api.com'. "
+        "Run 'construct providers list' to see every provider."
+    )
+    return UnknownProvider(message, name=raw, suggestions=close)
+
+
+def apply_api_url(resolved: Resolved, api_url: str | None) -> Resolved:
+    """R5: `api_url` replaces the base URL of every HTTP provider."""
+    if not api_url or not api_url.strip():
+        return resolved
+    url = validate_base_url(api_url, "api_url", "https://your-api.com/v1")
+    return Resolved(
+        resolved.spec,
+        resolved.requested,
+        url,
+        resolved.region,
+        resolved.key_env,
+        resolved.headers,
+        resolved.custom,
+    )
+
+
+def key_env_vars(resolved: Resolved) -> tuple[str, ...]:
+    """The env vars that supply a key, in lookup order (K1); Bedrock never uses the generic one."""
+    if resolved.spec.auth in ("aws", "none"):
+        return resolved.key_env
+    return (*resolved.key_env, GENERIC_KEY_ENV)
+
+
+def key_from_env(
+    resolved: Resolved, environ: Mapping[str, str] | None = None
+) -> tuple[str, str] | None:
+    """The first non-blank env var of K1's order, as (variable, value)."""
+    env = os.environ if environ is None else environ
+    for var in key_env_vars(resolved):
+        value = env.get(var, "").strip()
+        if value:
+            return var, value
+    return None
+
+
+def list_providers() -> list[ProviderInfo]:
+    """Every canonical provider, in the reference's order."""
+    return [
+        ProviderInfo(
+            name=s.name,
+            display_name=s.display_name,
+            aliases=s.aliases,
+            local=s.local,
+            base_url=s.base_url,
+            key_env=s.key_env,
+            dialect=s.dialect,
+            available=s.available,
+        )
+        for s in PROVIDERS
+    ]

@@ -1,0 +1,134 @@
+"""Keeping keys out of every string construct produces.
+
+Two mechanisms, both needed:
+
+* `Secret` holds a key and never shows it: its `repr` and `str` are masked, and
+  every value wrapped in one is remembered so `scrub_secret_patterns` removes it
+  literally from any text, whatever its shape.
+* `scrub_secret_patterns` also removes anything that *looks* like a credential
+  (PROVIDERS.md E2), for keys construct was never given (a key echoed back by a
+  proxy, a token in a URL).
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["Secret", "mask", "sanitize_api_error", "scrub_secret_patterns"]
+
+REDACTED = "[REDACTED]"
+MAX_ERROR_CHARS = 500
+
+# Every key value this process was handed. Scrubbing them literally catches
+# keys of any shape, including ones no pattern below would recognise.
+_known_values: set[str] = set()
+_known_pattern: re.Pattern[str] | None = None
+
+# Token characters of a key body; a match must start at a token boundary, so
+# the `sk-` inside `task-x` is left alone (the reference scrubbed it).
+_TOKEN = r"[A-Za-z0-9_\-.:]"
+_PREFIXED = (
+    r"sk-",
+    r"xox[bpa]-",
+    r"xapp-",
+    r"gh[pousr]_",
+    r"github_pat_",
+    r"AIza",
+    r"gsk_",
+    r"xai-",
+    r"nvapi-",
+    r"pplx-",
+    r"hf_",
+)
+_PATTERNS = re.compile(
+    "|".join(
+        [
+            # Prefixed vendor keys: the prefix plus at least 4 token characters.
+            rf"(?<![A-Za-z0-9_\-])(?:{'|'.join(_PREFIXED)}){_TOKEN}{{4,}}",
+            # AWS access key ids.
+            r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{12,}",
+            # JWTs (three base64url segments, the first a JSON header).
+            r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]*)?",
+        ]
+    )
+)
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9_\-.~+/=:]{4,}")
+_URL_PARAM = re.compile(r"(?i)([?&;](?:key|api_key|apikey|access_token|token)=)[^&#\s\"'<>]+")
+_HEADER_VALUE = re.compile(
+    r"(?i)((?:x-api-key|api-key|x-goog-api-key|authorization)[\"']?\s*[:=]\s*[\"']?)"
+    r"(?!\[REDACTED\])[^\s\"',}]+"
+)
+
+
+def _remember(value: str) -> None:
+    global _known_pattern
+    if len(value) < 8 or value in _known_values:
+        # Very short values would redact ordinary words; they are not real keys.
+        return
+    _known_values.add(value)
+    _known_pattern = re.compile(
+        "|".join(re.escape(v) for v in sorted(_known_values, key=len, reverse=True))
+    )
+
+
+def mask(value: str) -> str:
+    """`sk-…abcd`: enough to tell keys apart in a log, never enough to use one."""
+    if len(value) <= 8:
+        return "…"
+    head = value[:3] if value[:3].isascii() else ""
+    return f"{head}…{value[-4:]}"
+
+
+class Secret:
+    """A credential whose `repr` and `str` are masked (PROVIDERS.md K4)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        value = value.strip()
+        if not value:
+            raise ValueError("a secret cannot be blank")
+        self._value = value
+        _remember(value)
+
+    def reveal(self) -> str:
+        """The raw key, for the one place that puts it on the wire."""
+        return self._value
+
+    @property
+    def last4(self) -> str:
+        return self._value[-4:]
+
+    def __repr__(self) -> str:
+        return f"Secret('{mask(self._value)}')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self):  # pragma: no cover - pickling a key is a leak waiting to happen
+        raise TypeError("Secret values cannot be pickled")
+
+
+def scrub_secret_patterns(text: str) -> str:
+    """Replace every credential-looking token, and every key construct holds, by `[REDACTED]`."""
+    if not text:
+        return text
+    if _known_pattern is not None:
+        text = _known_pattern.sub(REDACTED, text)
+    text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    text = _URL_PARAM.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _HEADER_VALUE.sub(lambda m: m.group(1) + REDACTED, text)
+    return _PATTERNS.sub(REDACTED, text)
+
+
+def sanitize_api_error(text: str) -> str:
+    """Scrub, then cut at 500 characters and add `...`, so a huge HTML error page stays readable."""
+    text = scrub_secret_patterns(text)
+    if len(text) <= MAX_ERROR_CHARS:
+        return text
+    return text[:MAX_ERROR_CHARS] + "..."
