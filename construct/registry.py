@@ -8,8 +8,6 @@ PROVIDERS.md R1-R5: trimmed, case-insensitive; exact slug, exact alias,
 
 from __future__ import annotations
 
-import difflib
-import ipaddress
 import logging
 import os
 from collections.abc import Mapping
@@ -744,6 +742,8 @@ def _region_from_suffix(rest: str) -> str | None:
 
 
 def _is_loopback(host: str) -> bool:
+    import ipaddress
+
     if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
         return True
     try:
@@ -817,6 +817,8 @@ def resolve(name: str) -> Resolved:
 
 
 def _unknown(raw: str) -> UnknownProvider:
+    import difflib
+
     names = [s.name for s in PROVIDERS] + list(_BY_ALIAS)
     close = difflib.get_close_matches(raw.lower(), names, n=3, cutoff=0.0) if raw else []
     shown = raw if raw else "(empty)"

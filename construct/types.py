@@ -11,6 +11,7 @@ made, not three layers down inside a provider.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -32,6 +33,12 @@ __all__ = [
     "ToolSpec",
     "Usage",
 ]
+
+
+def new_tool_call_id() -> str:
+    """An id for a tool call the provider sent without one."""
+    return "call_" + os.urandom(12).hex()
+
 
 Role = Literal["system", "user", "assistant", "tool"]
 StopReason = Literal["end_turn", "tool_use", "max_tokens", "content_filter"]

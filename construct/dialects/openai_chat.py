@@ -1,0 +1,488 @@
+"""OpenAI chat completions, the protocol most providers speak. Sans I/O.
+
+`OpenAIChat` turns a `ChatRequest` into an `HttpRequest` and a response body
+or a stream of SSE payloads into `ChatResponse` / `StreamEvent`s. Provider
+quirks are settings of the instance, not branches on provider names.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InvalidResponse, ProviderError, classify_http_error
+from ..transport import HttpRequest
+from ..types import (
+    ChatMessage,
+    ChatRequest,
+    ChatResponse,
+    ImagePart,
+    ModelEntry,
+    StopReason,
+    StreamEvent,
+    TextPart,
+    ToolCall,
+    ToolSpec,
+    Usage,
+    new_tool_call_id,
+)
+from .prompt_tools import parse_tool_calls, render_prompt_guided
+from .think import TagSplitter, split_think
+
+__all__ = ["ChatSettings", "ChatStreamParser", "OpenAIChat", "chat_url", "is_reasoning_model"]
+
+log = logging.getLogger("construct")
+
+_FINISH: dict[str, StopReason] = {
+    "stop": "end_turn",
+    "eos": "end_turn",
+    "end_turn": "end_turn",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "length": "max_tokens",
+    "max_tokens": "max_tokens",
+    "content_filter": "content_filter",
+}
+
+
+def chat_url(base_url: str, api_path: str | None = None) -> str:
+    """Reference §2.6: `api_path` wins; a base already ending in the chat path is kept."""
+    base = base_url.rstrip("/")
+    if api_path:
+        return base + (api_path if api_path.startswith("/") else "/" + api_path)
+    if base.split("?", 1)[0].endswith("/chat/completions"):
+        return base
+    return base + "/chat/completions"
+
+
+def models_url(base_url: str) -> str:
+    base = base_url.rstrip("/")
+    if base.endswith("/chat/completions"):
+        base = base[: -len("/chat/completions")]
+    return base + "/models"
+
+
+def is_reasoning_model(model: str) -> bool:
+    """OpenAI's o-series and GPT-5 reasoning models, which accept only the default temperature."""
+    name = model.rsplit("/", 1)[-1].lower()
+    if name.startswith("gpt-5"):
+        return "chat" not in name
+    return name[:2] in ("o1", "o3", "o4") and (len(name) == 2 or name[2] == "-")
+
+
+def _merges_system(model: str) -> bool:
+    # DeepSeek-V3 deployments elsewhere reject or ignore system messages (reference §2.6).
+    name = model.rsplit("/", 1)[-1].lower()
+    return "deepseek-v3" in name or "deepseek_v3" in name
+
+
+@dataclass(frozen=True, slots=True)
+class ChatSettings:
+    provider: str
+    display_name: str
+    url: str
+    models_url: str
+    native_tools: bool = True
+    merge_system: bool = False
+    max_tokens_field: str = "max_tokens"
+    default_max_tokens: int | None = None
+    reasoning_effort: str | None = None
+    # OpenAI's own rules: reasoning models take only the default temperature.
+    openai_sampling: bool = False
+    tool_stream: bool = False
+    stream_usage: bool = True
+
+
+class OpenAIChat:
+    """The OpenAI chat-completions dialect, configured for one provider."""
+
+    framing = "sse"
+
+    def __init__(self, settings: ChatSettings) -> None:
+        self.settings = settings
+
+    # -- requests ---------------------------------------------------------
+
+    def chat_request(
+        self,
+        request: ChatRequest,
+        model: str,
+        temperature: float | None,
+        stream: bool,
+        headers: Mapping[str, str],
+    ) -> HttpRequest:
+        return HttpRequest(
+            "POST",
+            self.settings.url,
+            dict(headers),
+            self.body(request, model, temperature, stream),
+        )
+
+    def models_request(self, headers: Mapping[str, str]) -> HttpRequest:
+        return HttpRequest("GET", self.settings.models_url, dict(headers))
+
+    def body(
+        self, request: ChatRequest, model: str, temperature: float | None, stream: bool
+    ) -> dict[str, Any]:
+        s = self.settings
+        tools = request.tools
+        messages: Sequence[ChatMessage] = request.messages
+        if not s.native_tools:
+            messages = render_prompt_guided(messages, tools)
+            tools = None
+        if s.merge_system or _merges_system(model):
+            messages = merge_system_into_user(messages)
+        body: dict[str, Any] = {"model": model, "messages": [encode_message(m) for m in messages]}
+        if temperature is not None:
+            if s.openai_sampling and is_reasoning_model(model) and temperature != 1:
+                log.debug("not sending temperature=%s: %s accepts only 1", temperature, model)
+            else:
+                body["temperature"] = temperature
+        max_tokens = request.max_tokens or s.default_max_tokens
+        if max_tokens:
+            body[s.max_tokens_field] = max_tokens
+        if s.reasoning_effort and (not s.openai_sampling or is_reasoning_model(model)):
+            body["reasoning_effort"] = s.reasoning_effort
+        if tools is not None:
+            body["tools"] = [encode_tool(t) for t in tools]
+            if tools:
+                body["tool_choice"] = "auto"
+                if s.tool_stream:
+                    body["tool_stream"] = True
+        if stream:
+            body["stream"] = True
+            if s.stream_usage:
+                body["stream_options"] = {"include_usage": True}
+        if request.extra:
+            body.update(request.extra)
+        return body
+
+    # -- responses ----------------------------------------------------------
+
+    def parse_chat(self, data: Any, model: str) -> ChatResponse:
+        s = self.settings
+        if not isinstance(data, dict):
+            raise InvalidResponse(
+                f"{s.display_name} returned {type(data).__name__} where a JSON object was expected",
+                provider=s.provider,
+            )
+        choices = data.get("choices")
+        if not choices:
+            if data.get("error"):
+                raise self.embedded_error(data["error"])
+            raise InvalidResponse(
+                f"No response from {s.display_name}: the body has no choices",
+                provider=s.provider,
+            )
+        choice = choices[0]
+        message = choice.get("message") or {}
+        content = _content_text(message.get("content"))
+        text, thinking = split_think(content) if content else ("", "")
+        reasoning = message.get("reasoning_content") or message.get("reasoning") or thinking
+        calls = [_decode_tool_call(tc) for tc in message.get("tool_calls") or ()]
+        calls = [c for c in calls if c is not None]
+        if not s.native_tools and not calls:
+            text, calls = parse_tool_calls(text)
+        stop = _FINISH.get(choice.get("finish_reason") or "")
+        if calls and stop == "end_turn":
+            stop = "tool_use"
+        return ChatResponse(
+            text=text,
+            tool_calls=tuple(calls),
+            usage=_usage(data.get("usage")),
+            stop_reason=stop,
+            reasoning_content=reasoning if isinstance(reasoning, str) and reasoning else None,
+            model=data.get("model") or model,
+            provider=s.provider,
+        )
+
+    def parse_models(self, data: Any) -> list[ModelEntry]:
+        rows = data.get("data") if isinstance(data, dict) else data
+        if not isinstance(rows, list):
+            raise InvalidResponse(
+                f"{self.settings.display_name} model list has no 'data' array",
+                provider=self.settings.provider,
+            )
+        entries = []
+        for row in rows:
+            if not isinstance(row, dict) or not row.get("id"):
+                continue
+            modality = (row.get("architecture") or {}).get("input_modalities")
+            entries.append(
+                ModelEntry(
+                    model_id=row["id"],
+                    display_name=row.get("name"),
+                    context_window=row.get("context_length") or row.get("context_window"),
+                    max_output_tokens=(row.get("top_provider") or {}).get("max_completion_tokens"),
+                    supports_image_input=("image" in modality) if modality else None,
+                )
+            )
+        return entries
+
+    def stream_parser(self, request: ChatRequest, model: str) -> ChatStreamParser:
+        return ChatStreamParser(self, model, bool(request.tools) and not self.settings.native_tools)
+
+    def embedded_error(self, error: Any) -> ProviderError:
+        """An `{"error": ...}` object inside a 200 body or a stream (OpenRouter does both)."""
+        s = self.settings
+        code = error.get("code") if isinstance(error, dict) else None
+        try:
+            status = int(code)
+        except (TypeError, ValueError):
+            status = 500
+        if not 400 <= status <= 599:
+            status = 500
+        body = json.dumps({"error": error}) if not isinstance(error, str) else error
+        return classify_http_error(s.provider, s.display_name, status, body)
+
+
+class ChatStreamParser:
+    """Chat-completion chunks in, `StreamEvent`s out; assembles tool calls per index."""
+
+    __slots__ = (
+        "_calls",
+        "_dialect",
+        "_guided",
+        "_model",
+        "_reasoning",
+        "_stop",
+        "_text",
+        "_think",
+        "_tools_tag",
+        "_usage",
+        "done",
+    )
+
+    def __init__(self, dialect: OpenAIChat, model: str, prompt_guided: bool) -> None:
+        self._dialect = dialect
+        self._model = model
+        self._text: list[str] = []
+        self._reasoning: list[str] = []
+        self._calls: dict[int, dict[str, Any]] = {}
+        self._stop: str | None = None
+        self._usage: Usage | None = None
+        self._think = TagSplitter()
+        # Prompt-guided tool calls are held back from the text deltas and parsed at the end.
+        self._tools_tag = TagSplitter("<tool_call>", "</tool_call>") if prompt_guided else None
+        self._guided = prompt_guided
+        self.done = False
+
+    @property
+    def complete(self) -> bool:
+        """The stream said it was finished ([DONE] or a finish_reason)."""
+        return self.done or self._stop is not None
+
+    @property
+    def partial_text(self) -> str:
+        return "".join(self._text)
+
+    def feed(self, data: str) -> list[StreamEvent]:
+        if data == "[DONE]":
+            self.done = True
+            return []
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            s = self._dialect.settings
+            raise InvalidResponse(
+                f"{s.display_name} sent a stream event that is not JSON: {data[:200]}",
+                provider=s.provider,
+            ) from None
+        if not isinstance(chunk, dict):
+            return []
+        if chunk.get("error"):
+            raise self._dialect.embedded_error(chunk["error"])
+        if chunk.get("model"):
+            self._model = chunk["model"]
+        usage = _usage(chunk.get("usage"))
+        if usage is not None:
+            self._usage = usage
+        events: list[StreamEvent] = []
+        for choice in chunk.get("choices") or ():
+            if choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            if isinstance(reasoning, str) and reasoning:
+                self._reasoning.append(reasoning)
+                events.append(StreamEvent.reasoning(reasoning))
+            content = delta.get("content")
+            if isinstance(content, str) and content:
+                self._route_text(content, events)
+            for tc in delta.get("tool_calls") or ():
+                self._add_tool_delta(tc)
+            if choice.get("finish_reason"):
+                self._stop = choice["finish_reason"]
+        return events
+
+    def _route_text(self, content: str, events: list[StreamEvent]) -> None:
+        for inside_think, piece in self._think.feed(content):
+            if inside_think:
+                self._reasoning.append(piece)
+                events.append(StreamEvent.reasoning(piece))
+                continue
+            self._text.append(piece)
+            if self._tools_tag is None:
+                events.append(StreamEvent.text(piece))
+                continue
+            events.extend(
+                StreamEvent.text(p) for inside, p in self._tools_tag.feed(piece) if not inside
+            )
+
+    def _add_tool_delta(self, tc: dict[str, Any]) -> None:
+        slot = self._calls.setdefault(tc.get("index", len(self._calls)), {"args": []})
+        if tc.get("id"):
+            slot["id"] = tc["id"]
+        fn = tc.get("function") or {}
+        if fn.get("name"):
+            slot["name"] = fn["name"]
+        args = fn.get("arguments")
+        if isinstance(args, str):
+            slot["args"].append(args)
+        elif isinstance(args, dict):
+            slot["args"] = [json.dumps(args)]
+
+    def finish(self) -> list[StreamEvent]:
+        events: list[StreamEvent] = []
+        for inside_think, piece in self._think.flush():
+            (self._reasoning if inside_think else self._text).append(piece)
+            events.append(StreamEvent.reasoning(piece) if inside_think else StreamEvent.text(piece))
+        calls: list[ToolCall] = []
+        for index in sorted(self._calls):
+            slot = self._calls[index]
+            if not slot.get("name"):
+                continue
+            calls.append(
+                ToolCall(
+                    id=slot.get("id") or new_tool_call_id(),
+                    name=slot["name"],
+                    arguments=_valid_json("".join(slot["args"])),
+                )
+            )
+        text = "".join(self._text)
+        if self._guided:
+            text, calls = parse_tool_calls(text)
+        text = text.strip() if self._guided else text
+        events.extend(StreamEvent.call(c) for c in calls)
+        stop = _FINISH.get(self._stop or "")
+        if calls and stop in (None, "end_turn"):
+            stop = "tool_use"
+        response = ChatResponse(
+            text=text,
+            tool_calls=tuple(calls),
+            usage=self._usage,
+            stop_reason=stop,
+            reasoning_content="".join(self._reasoning) or None,
+            model=self._model,
+            provider=self._dialect.settings.provider,
+        )
+        events.append(StreamEvent.final(response))
+        return events
+
+
+# -- encoding helpers -----------------------------------------------------------
+
+
+def encode_message(m: ChatMessage) -> dict[str, Any]:
+    if m.role == "tool":
+        return {"role": "tool", "tool_call_id": m.tool_call_id, "content": m.text}
+    if isinstance(m.content, str):
+        content: Any = m.content
+    else:
+        content = [_encode_part(p) for p in m.content]
+    out: dict[str, Any] = {"role": m.role, "content": content}
+    if m.role == "assistant" and m.tool_calls:
+        out["content"] = content or None
+        out["tool_calls"] = [
+            {
+                "id": c.id,
+                "type": "function",
+                "function": {"name": c.name, "arguments": c.arguments or "{}"},
+            }
+            for c in m.tool_calls
+        ]
+    return out
+
+
+def _encode_part(part: TextPart | ImagePart) -> dict[str, Any]:
+    if isinstance(part, TextPart):
+        return {"type": "text", "text": part.text}
+    return {"type": "image_url", "image_url": {"url": part.url}}
+
+
+def encode_tool(tool: ToolSpec) -> dict[str, Any]:
+    fn: dict[str, Any] = {"name": tool.name, "parameters": dict(tool.parameters)}
+    if tool.description:
+        fn["description"] = tool.description
+    return {"type": "function", "function": fn}
+
+
+def merge_system_into_user(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+    """System text joined and put before the first user message, for models that refuse `system`."""
+    system = "\n\n".join(m.text for m in messages if m.role == "system" and m.text)
+    rest = [m for m in messages if m.role != "system"]
+    if not system:
+        return rest
+    for i, m in enumerate(rest):
+        if m.role == "user":
+            if isinstance(m.content, str):
+                merged = ChatMessage("user", f"{system}\n\n{m.content}" if m.content else system)
+            else:
+                merged = ChatMessage("user", (TextPart(system + "\n\n"), *m.content))
+            rest[i] = merged
+            return rest
+    return [ChatMessage.user(system), *rest]
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
+        )
+    return ""
+
+
+def _valid_json(args: str) -> str:
+    if not args.strip():
+        return "{}"
+    try:
+        json.loads(args)
+    except ValueError:
+        return "{}"
+    return args
+
+
+def _decode_tool_call(tc: Any) -> ToolCall | None:
+    if not isinstance(tc, dict):
+        return None
+    fn = tc.get("function") or {}
+    name = fn.get("name") or tc.get("name")
+    if not name:
+        return None
+    args = fn.get("arguments", tc.get("arguments", tc.get("parameters")))
+    if isinstance(args, (dict, list)):
+        arguments = json.dumps(args)
+    elif isinstance(args, str):
+        arguments = _valid_json(args)
+    else:
+        arguments = "{}"
+    return ToolCall(id=tc.get("id") or new_tool_call_id(), name=name, arguments=arguments)
+
+
+def _usage(raw: Any) -> Usage | None:
+    if not isinstance(raw, dict):
+        return None
+    details = raw.get("prompt_tokens_details") or {}
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    if cached is None:
+        cached = raw.get("prompt_cache_hit_tokens")  # DeepSeek
+    return Usage(
+        input_tokens=raw.get("prompt_tokens"),
+        output_tokens=raw.get("completion_tokens"),
+        cached_input_tokens=cached,
+    )

@@ -1,0 +1,226 @@
+"""From a provider name to a working provider: `create_provider` and friends.
+
+Keys (PROVIDERS.md K1-K3): an explicit key wins, then the provider's own env
+vars in the registry's order, then `CONSTRUCT_API_KEY`; the bare `API_KEY` is
+never read. A missing key is not an error here (K2): the first call says which
+variables would supply one. A key that plainly belongs to another vendor is a
+`ConfigError` now, before it is sent anywhere (K3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from .dialects.openai_chat import ChatSettings, OpenAIChat, chat_url, models_url
+from .errors import ConfigError
+from .providers.base import Provider
+from .providers.http import HttpProvider, UnavailableProvider
+from .registry import Resolved, apply_api_url, key_from_env, resolve
+from .secrets import Secret, mask
+
+if TYPE_CHECKING:
+    from .config import Config
+
+__all__ = [
+    "ProviderRuntimeOptions",
+    "create_provider",
+    "create_provider_from_config",
+    "create_provider_with_options",
+    "create_provider_with_url",
+]
+
+# K3: who a key most likely belongs to, by its prefix; first match wins.
+_KEY_OWNERS = (
+    ("sk-ant-", "anthropic"),
+    ("sk-or-", "openrouter"),
+    ("sk-", "openai"),
+    ("gsk_", "groq"),
+    ("pplx-", "perplexity"),
+    ("xai-", "xai"),
+    ("nvapi-", "nvidia"),
+    ("KEY-", "telnyx"),
+)
+_REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRuntimeOptions:
+    """Per-provider settings beyond name and key (reference §5, plus construct's own)."""
+
+    provider_api_url: str | None = None
+    provider_timeout_secs: float | None = None
+    connect_timeout_secs: float = 10.0
+    extra_headers: Mapping[str, str] = field(default_factory=dict)
+    api_path: str | None = None
+    provider_max_tokens: int | None = None
+    reasoning_effort: str | None = None
+    reasoning_enabled: bool | None = None
+    merge_system_into_user: bool = False
+    auth_profile_override: str | None = None
+    default_model: str | None = None
+    default_temperature: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.provider_timeout_secs is not None and self.provider_timeout_secs <= 0:
+            raise ConfigError("provider_timeout_secs must be a positive number of seconds")
+        if self.connect_timeout_secs <= 0:
+            raise ConfigError("connect_timeout_secs must be a positive number of seconds")
+        if self.provider_max_tokens is not None and self.provider_max_tokens <= 0:
+            raise ConfigError("provider_max_tokens must be a positive integer")
+        effort = self.reasoning_effort
+        if effort is not None and effort.strip().lower() not in _REASONING_EFFORTS:
+            raise ConfigError(
+                f"reasoning_effort must be one of {', '.join(_REASONING_EFFORTS)}, got {effort!r}"
+            )
+        temp = self.default_temperature
+        if temp is not None and not 0.0 <= temp <= 2.0:
+            raise ConfigError(f"temperature {temp} is out of range (expected 0..2)")
+        for name, value in self.extra_headers.items():
+            if not name or any(c in name for c in " :\r\n\t") or not name.isascii():
+                raise ConfigError(f"extra_headers: {name!r} is not a valid HTTP header name")
+            if "\r" in value or "\n" in value:
+                raise ConfigError(f"extra_headers: the value of {name!r} contains a line break")
+
+    @classmethod
+    def coerce(cls, options: ProviderRuntimeOptions | Mapping[str, Any] | None):
+        if options is None:
+            return cls()
+        if isinstance(options, cls):
+            return options
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown provider option(s): {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(known))}"
+            )
+        return cls(**options)
+
+
+def _resolve_key(
+    resolved: Resolved, api_key: str | Secret | None
+) -> tuple[Secret | None, str | None]:
+    """(key, where it came from) per K1."""
+    if isinstance(api_key, Secret):
+        return api_key, "explicit"
+    if api_key is not None and not isinstance(api_key, str):
+        raise ConfigError(f"api_key must be a string, got {type(api_key).__name__}")
+    if api_key and api_key.strip():
+        return Secret(api_key), "explicit"
+    found = key_from_env(resolved)
+    if found is None:
+        return None, None
+    var, value = found
+    return Secret(value), var
+
+
+def _check_key_owner(resolved: Resolved, key: Secret, source: str | None) -> None:
+    """K3: refuse to send one vendor's key to another."""
+    spec = resolved.spec
+    if spec.key_prefix is None:
+        return
+    value = key.reveal()
+    owner = next((name for prefix, name in _KEY_OWNERS if value.startswith(prefix)), None)
+    if owner is None or owner == spec.name:
+        return
+    where = "the api_key argument" if source == "explicit" else source
+    var = spec.key_env[0] if spec.key_env else "the api_key"
+    raise ConfigError(
+        f"API key prefix mismatch: the key from {where} ({mask(value)}) looks like a {owner} "
+        f"key, but provider {spec.name!r} is selected. Set {var} to a {spec.display_name} "
+        f"key, or use provider {owner!r}."
+    )
+
+
+def _is_zai_host(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return host == "z.ai" or host.endswith(".z.ai")
+
+
+def _openai_chat(resolved: Resolved, opts: ProviderRuntimeOptions) -> OpenAIChat:
+    spec = resolved.spec
+    return OpenAIChat(
+        ChatSettings(
+            provider=spec.name,
+            display_name=spec.display_name,
+            url=chat_url(resolved.base_url, opts.api_path),
+            models_url=models_url(resolved.base_url),
+            native_tools=spec.native_tools,
+            merge_system=spec.merge_system or opts.merge_system_into_user,
+            max_tokens_field=spec.max_tokens_field,
+            default_max_tokens=opts.provider_max_tokens,
+            reasoning_effort=(opts.reasoning_effort or "").strip().lower() or None,
+            openai_sampling=spec.name == "openai",
+            tool_stream=spec.tool_stream and _is_zai_host(resolved.base_url),
+            stream_usage=spec.stream_usage,
+        )
+    )
+
+
+def create_provider_with_options(
+    name: str,
+    api_key: str | Secret | None = None,
+    options: ProviderRuntimeOptions | Mapping[str, Any] | None = None,
+) -> Provider:
+    """The provider `name` stands for, configured by `options`."""
+    opts = ProviderRuntimeOptions.coerce(options)
+    resolved = apply_api_url(resolve(name), opts.provider_api_url)
+    key, source = _resolve_key(resolved, api_key)
+    if key is not None and not opts.provider_api_url and not resolved.custom:
+        _check_key_owner(resolved, key, source)
+    spec = resolved.spec
+    if not spec.available:
+        return UnavailableProvider(resolved)
+    headers = dict(resolved.headers)
+    headers.update(opts.extra_headers)
+    provider = HttpProvider(
+        resolved,
+        _openai_chat(resolved, opts),
+        key=key,
+        key_source=source,
+        timeout_s=opts.provider_timeout_secs or 120.0,
+        connect_timeout_s=opts.connect_timeout_secs,
+        headers=headers,
+    )
+    provider.default_model = opts.default_model
+    provider.default_temperature = opts.default_temperature
+    return provider
+
+
+def create_provider(name: str, api_key: str | Secret | None = None) -> Provider:
+    """The provider `name` stands for: a slug, an alias, a family name or a `custom:` URL."""
+    return create_provider_with_options(name, api_key)
+
+
+def create_provider_with_url(
+    name: str, api_key: str | Secret | None = None, api_url: str | None = None
+) -> Provider:
+    """As `create_provider`, with `api_url` replacing the base URL (R5)."""
+    return create_provider_with_options(
+        name, api_key, ProviderRuntimeOptions(provider_api_url=api_url)
+    )
+
+
+def options_from_config(config: Config) -> ProviderRuntimeOptions:
+    return ProviderRuntimeOptions(
+        provider_api_url=config.api_url,
+        provider_timeout_secs=config.provider_timeout_secs,
+        extra_headers=dict(config.extra_headers),
+        api_path=config.api_path,
+        provider_max_tokens=config.provider_max_tokens,
+        default_model=config.default_model,
+        default_temperature=config.default_temperature,
+    )
+
+
+def create_provider_from_config(config: Config | None = None) -> Provider:
+    """The provider `config.toml` describes (`load_config()` when no config is given)."""
+    if config is None:
+        from .config import load_config
+
+        config = load_config()
+    name = config.default_provider or "openrouter"
+    return create_provider_with_options(name, config.api_key, options_from_config(config))

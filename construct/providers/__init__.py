@@ -1,0 +1,1 @@
+"""Provider implementations: the `Provider` contract and the adapters behind it."""

@@ -1,0 +1,249 @@
+"""The one place construct sends bytes: pooled httpx clients, SSE framing, HTTP status -> error.
+
+Each provider instance owns one `Transport`, which creates its sync and async
+httpx clients on first use and keeps them (keep-alive, pooled) until `close()`.
+Redirects are never followed: a 3xx to another host would carry the key there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .errors import InvalidResponse, ProviderError, TransientError, classify_http_error
+from .secrets import sanitize_api_error
+
+__all__ = ["HttpRequest", "HttpResponse", "SSEDecoder", "Transport"]
+
+_JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+_SSE_HEADERS = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+
+
+@dataclass(slots=True)
+class HttpRequest:
+    """What a dialect asks to send; the transport adds nothing but pooling and timeouts."""
+
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+
+
+@dataclass(slots=True)
+class HttpResponse:
+    status: int
+    headers: httpx.Headers
+    content: bytes
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.content)
+
+
+class SSEDecoder:
+    """Server-sent events, line by line (WHATWG HTML §9.2.6), sans I/O.
+
+    Feed it decoded lines without their terminators; it returns the `data` of
+    each complete event. Only `data:` matters to LLM APIs; `event:` names are
+    kept for dialects that need them (Anthropic).
+    """
+
+    __slots__ = ("_data", "_event")
+
+    def __init__(self) -> None:
+        self._data: list[str] = []
+        self._event = ""
+
+    def feed(self, line: str) -> tuple[str, str] | None:
+        """Returns (event name, data) when `line` completes an event."""
+        if not line:
+            if not self._data:
+                self._event = ""
+                return None
+            event = (self._event, "\n".join(self._data))
+            self._data = []
+            self._event = ""
+            return event
+        if line[0] == ":":
+            return None
+        name, _, value = line.partition(":")
+        if value[:1] == " ":
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        return None
+
+    def flush(self) -> tuple[str, str] | None:
+        """The last event of a stream that ended without a blank line."""
+        return self.feed("")
+
+
+class Transport:
+    """Pooled HTTP for one provider instance, sync and async."""
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        display_name: str,
+        timeout_s: float = 120.0,
+        connect_timeout_s: float = 10.0,
+        headers: Mapping[str, str] | None = None,
+        key_env: Sequence[str] = (),
+    ) -> None:
+        self.provider = provider
+        self.display_name = display_name
+        self.key_env = tuple(key_env)
+        self._timeout = httpx.Timeout(timeout_s, connect=connect_timeout_s)
+        self._headers = dict(headers or {})
+        self._client: httpx.Client | None = None
+        self._aclient: httpx.AsyncClient | None = None
+
+    # -- clients ---------------------------------------------------------
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        return {
+            "timeout": self._timeout,
+            "headers": self._headers,
+            "follow_redirects": False,
+            "limits": httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        }
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(**self._client_kwargs())
+        return self._client
+
+    @property
+    def aclient(self) -> httpx.AsyncClient:
+        if self._aclient is None:
+            self._aclient = httpx.AsyncClient(**self._client_kwargs())
+        return self._aclient
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def aclose(self) -> None:
+        if self._aclient is not None:
+            await self._aclient.aclose()
+            self._aclient = None
+        self.close()
+
+    # -- errors ------------------------------------------------------------
+
+    def _transport_error(self, exc: Exception, url: str) -> ProviderError:
+        where = url.split("?", 1)[0]
+        if isinstance(exc, httpx.TimeoutException):
+            what = "timed out"
+            advice = "Retry, or raise provider_timeout_secs for slow models."
+        elif isinstance(exc, httpx.ConnectError):
+            what = "could not connect"
+            advice = "Check the network and the base URL; for a local server, check it is running."
+        else:
+            what = "connection failed"
+            advice = "The connection dropped; retry shortly."
+        detail = sanitize_api_error(str(exc) or type(exc).__name__)
+        return TransientError(
+            f"{self.display_name} request to {where} {what}: {detail}. {advice}",
+            provider=self.provider,
+        )
+
+    def _status_error(self, status: int, headers: httpx.Headers, body: bytes) -> ProviderError:
+        text = body.decode("utf-8", "replace")
+        return classify_http_error(
+            self.provider, self.display_name, status, text, headers, self.key_env
+        )
+
+    def invalid_body(self, detail: str, body: bytes | str) -> InvalidResponse:
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        snippet = " ".join(text.split())
+        return InvalidResponse(
+            f"{self.display_name} returned a response construct cannot read: {detail}; "
+            f"body={sanitize_api_error(snippet)}",
+            provider=self.provider,
+        )
+
+    def _check(self, response: httpx.Response) -> HttpResponse:
+        if response.status_code >= 300:
+            raise self._status_error(response.status_code, response.headers, response.content)
+        return HttpResponse(response.status_code, response.headers, response.content)
+
+    # -- sending -------------------------------------------------------------
+
+    def send(self, req: HttpRequest) -> HttpResponse:
+        try:
+            response = self.client.request(
+                req.method, req.url, json=req.json, headers=_merge(_JSON_HEADERS, req.headers)
+            )
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, req.url) from exc
+        return self._check(response)
+
+    async def asend(self, req: HttpRequest) -> HttpResponse:
+        try:
+            response = await self.aclient.request(
+                req.method, req.url, json=req.json, headers=_merge(_JSON_HEADERS, req.headers)
+            )
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, req.url) from exc
+        return self._check(response)
+
+    @contextlib.contextmanager
+    def stream_lines(self, req: HttpRequest) -> Iterator[Iterator[str]]:
+        """Open a streamed response and yield an iterator of its text lines."""
+        try:
+            with self.client.stream(
+                req.method, req.url, json=req.json, headers=_merge(_SSE_HEADERS, req.headers)
+            ) as response:
+                if response.status_code >= 300:
+                    response.read()
+                    raise self._status_error(
+                        response.status_code, response.headers, response.content
+                    )
+                yield self._guard(response.iter_lines(), req.url)
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, req.url) from exc
+
+    @contextlib.asynccontextmanager
+    async def astream_lines(self, req: HttpRequest) -> AsyncIterator[AsyncIterator[str]]:
+        try:
+            async with self.aclient.stream(
+                req.method, req.url, json=req.json, headers=_merge(_SSE_HEADERS, req.headers)
+            ) as response:
+                if response.status_code >= 300:
+                    await response.aread()
+                    raise self._status_error(
+                        response.status_code, response.headers, response.content
+                    )
+                yield self._aguard(response.aiter_lines(), req.url)
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, req.url) from exc
+
+    def _guard(self, lines: Iterator[str], url: str) -> Iterator[str]:
+        try:
+            yield from lines
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, url) from exc
+
+    async def _aguard(self, lines: AsyncIterator[str], url: str) -> AsyncIterator[str]:
+        try:
+            async for line in lines:
+                yield line
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, url) from exc
+
+
+def _merge(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
+    merged = dict(base)
+    merged.update(extra)
+    return merged
