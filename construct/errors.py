@@ -6,7 +6,7 @@
     └── ProviderError                a call failed (.provider .status .retry_after .is_retryable)
         ├── AuthError                401 / 403, or no key at all
         ├── RateLimited              429: slow down, retry later           (retryable)
-        ├── QuotaExhausted           429 that says plan, balance or quota is used up
+        ├── QuotaExhausted           402, or a 429 that says plan, balance or quota is used up
         ├── InvalidRequest           400 / 404 / 413 / 422: fix the request
         │   └── ContextWindowExceeded  the prompt does not fit the model
         ├── ContentBlocked           refused by the provider's content policy
@@ -22,6 +22,8 @@ the exception is built, so no key reaches a traceback, a log or the CLI.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -53,7 +55,8 @@ class ConstructError(Exception):
     """Base of every construct error. The message is scrubbed of secrets."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(scrub_secret_patterns(message))
+        # `str()`: callers wrap exceptions (`TransientError(exc)`) as often as strings.
+        super().__init__(scrub_secret_patterns(str(message)))
 
     @property
     def message(self) -> str:
@@ -73,6 +76,16 @@ class UnknownProvider(ConfigError):
         self.suggestions = list(suggestions)
 
 
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+# A guard against a whole HTML page passed as a message. Bodies are cut at 500 characters
+# where they enter a message (`sanitize_api_error`); cutting the message itself there too
+# would drop the advice that follows a long body (which env var to set, what to do).
+_MAX_MESSAGE_CHARS = 1000
+
+
 class ProviderError(ConstructError):
     """A call to a provider failed."""
 
@@ -87,7 +100,7 @@ class ProviderError(ConstructError):
         retry_after: float | None = None,
         body: str | None = None,
     ) -> None:
-        super().__init__(sanitize_api_error(message))
+        super().__init__(_cut(scrub_secret_patterns(str(message)), _MAX_MESSAGE_CHARS))
         self.provider = provider
         self.status = status
         self.retry_after = retry_after
@@ -184,11 +197,16 @@ _CONTEXT_PATTERNS = (
     "input is too long",
     "prompt exceeds max length",
     "reduce the length of the messages",
+    # Beyond the reference: Gemini, xAI and Anthropic's max_tokens variant.
+    "exceeds the maximum number of tokens",
+    "maximum prompt length",
+    "exceed context limit",
 )
 # Reference §3.3 `is_non_retryable_rate_limit`: a 429 that no wait will fix.
 _QUOTA_PATTERNS = (
     "plan does not include",
     "doesn't include",
+    "not include",
     "insufficient balance",
     "insufficient_balance",
     "insufficient quota",
@@ -200,8 +218,12 @@ _QUOTA_PATTERNS = (
     "package not active",
     "purchase package",
     "model not available for your plan",
-    "billing",
+    # Z.AI / Zhipu: "余额不足或无可用资源包" (no balance or resource package left).
+    "余额不足",
+    "无可用资源包",
 )
+# Z.AI business codes of a 429 that no wait fixes (reference §3.3), matched as whole digit runs.
+_QUOTA_CODES = frozenset({"1113", "1311"})
 _CONTENT_PATTERNS = (
     "content_policy_violation",
     "content management policy",
@@ -212,6 +234,7 @@ _CONTENT_PATTERNS = (
 _STATUS_PHRASES = {
     400: "Bad Request",
     401: "Unauthorized",
+    402: "Payment Required",
     403: "Forbidden",
     404: "Not Found",
     408: "Request Timeout",
@@ -228,32 +251,73 @@ _STATUS_PHRASES = {
 }
 
 
-def error_message_from_body(body: str) -> str:
-    """The human part of an error body: `error.message` of the usual JSON shapes, else the text."""
+def _error_object(body: str) -> dict[str, Any] | None:
+    """The JSON error object of a body (`{"error": {...}}`, Gemini's `[{"error": ...}]`, ...)."""
     text = body.strip()
     if not text.startswith(("{", "[")):
-        return text
-    import json
-
+        return None
     try:
         data = json.loads(text)
     except ValueError:
-        return text
+        return None
     if isinstance(data, list) and data and isinstance(data[0], dict):
         data = data[0]
-    if isinstance(data, dict):
-        err = data.get("error", data)
-        if isinstance(err, dict):
-            msg = err.get("message") or err.get("msg") or err.get("detail")
-            if isinstance(msg, str) and msg:
-                code = err.get("code") or err.get("type") or err.get("status")
-                return f"{msg} ({code})" if isinstance(code, str) and code not in msg else msg
-        elif isinstance(err, str) and err:
-            return err
-        for key in ("message", "detail"):
-            if isinstance(data.get(key), str):
-                return data[key]
+    return data if isinstance(data, dict) else None
+
+
+def error_message_from_body(body: str) -> str:
+    """The human part of an error body: `error.message` of the usual JSON shapes, else the text."""
+    text = body.strip()
+    data = _error_object(text)
+    if data is None:
+        return text
+    err = data.get("error", data)
+    if isinstance(err, dict):
+        msg = err.get("message") or err.get("msg") or err.get("detail")
+        if isinstance(msg, str) and msg:
+            # The first textual one: Gemini's `code` is the number, its `status` the name.
+            code = next(
+                (c for k in ("code", "type", "status") if isinstance(c := err.get(k), str) and c),
+                None,
+            )
+            return f"{msg} ({code})" if code and code not in msg else msg
+    elif isinstance(err, str) and err:
+        return err
+    for key in ("message", "detail"):
+        if isinstance(data.get(key), str):
+            return data[key]
     return text
+
+
+_ERROR_FIELDS = ("message", "msg", "detail", "code", "type", "status", "reason")
+
+
+def _classification_text(body: str) -> str:
+    """What the text rules look at, lower-cased: the error fields of a JSON body, else the body.
+
+    Reading only the error fields keeps a request echoed back beside them (a prompt that says
+    "429" or "prompt is too long") from changing the class (LiteLLM PR #36705).
+    """
+    data = _error_object(body)
+    if data is None:
+        return body.lower()
+    parts: list[str] = []
+    for obj in (data.get("error"), data):
+        if isinstance(obj, str):
+            parts.append(obj)
+        elif isinstance(obj, dict):
+            parts.extend(
+                str(v)
+                for k in _ERROR_FIELDS
+                if isinstance(v := obj.get(k), str | int) and not isinstance(v, bool)
+            )
+    return " ".join(parts).lower() if parts else body.lower()
+
+
+def _is_quota_text(text: str) -> bool:
+    return any(p in text for p in _QUOTA_PATTERNS) or not _QUOTA_CODES.isdisjoint(
+        re.findall(r"\d+", text)
+    )
 
 
 def _advice(cls: type[ProviderError], key_env: Sequence[str]) -> str:
@@ -283,12 +347,15 @@ def classify_http_error(
 ) -> ProviderError:
     """Map an HTTP error response to its construct error: status first, text second (E1)."""
     detail = error_message_from_body(body)
-    lowered = body.lower()
+    lowered = _classification_text(body)
     cls: type[ProviderError]
     if status in (401, 403):
         cls = AuthError
+    elif status == 402:
+        # Payment Required: DeepSeek's "Insufficient Balance", OpenRouter's credits.
+        cls = QuotaExhausted
     elif status == 429:
-        cls = QuotaExhausted if any(p in lowered for p in _QUOTA_PATTERNS) else RateLimited
+        cls = QuotaExhausted if _is_quota_text(lowered) else RateLimited
     elif status in (400, 404, 413, 422):
         if any(p in lowered for p in _CONTEXT_PATTERNS):
             cls = ContextWindowExceeded
@@ -304,8 +371,11 @@ def classify_http_error(
         cls = InvalidResponse
     retry_after = parse_retry_after(headers, body) if status in (429, 503, 529) else None
     phrase = _STATUS_PHRASES.get(status, "")
+    # One line: an HTML error page's newlines and indentation say nothing.
+    shown = sanitize_api_error(" ".join(detail.split())) or "(empty body)"
+    end = " " if shown.endswith((".", "!", "?", "。")) else ". "
     message = (
         f"{display_name} API error ({status}{' ' + phrase if phrase else ''}): "
-        f"{sanitize_api_error(detail) or '(empty body)'}. {_advice(cls, key_env)}"
+        f"{shown}{end}{_advice(cls, key_env)}"
     )
     return cls(message, provider=provider, status=status, retry_after=retry_after, body=body)

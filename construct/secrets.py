@@ -53,11 +53,27 @@ _PATTERNS = re.compile(
     )
 )
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9_\-.~+/=:]{4,}")
-_URL_PARAM = re.compile(r"(?i)([?&;](?:key|api_key|apikey|access_token|token)=)[^&#\s\"'<>]+")
-_HEADER_VALUE = re.compile(
-    r"(?i)((?:x-api-key|api-key|x-goog-api-key|authorization)[\"']?\s*[:=]\s*[\"']?)"
-    r"(?!\[REDACTED\])[^\s\"',}]+"
+# `key=…` style parameters, in a URL or not, at a name boundary (`cache_key=` stays).
+_URL_PARAM = re.compile(
+    r"(?i)((?<![A-Za-z0-9_\-])"
+    r"(?:key|api_key|apikey|access_token|refresh_token|id_token|token|client_secret)=)"
+    r"[^&#\s\"'<>]+"
 )
+# Header dumps: `"x-api-key": "abc"`, `api-key: abc`, `Authorization: Basic abc`. The
+# authorization scheme is kept, the credential after it is not (a bare-token regex would
+# redact the word `Basic` and leak what follows).
+_HEADER_VALUE = re.compile(
+    r"(?i)((?:x-api-key|api-key|x-goog-api-key|(?:proxy-)?authorization)[\"']?\s*[:=]\s*[\"']?)"
+    r"(?:(bearer|basic|token|digest|negotiate|apikey|key|aws4-hmac-sha256)\s+)?"
+    r"([^\s\"',}]+)"
+)
+
+
+def _redact_header(m: re.Match[str]) -> str:
+    if m.group(3).startswith(REDACTED):
+        return m.group(0)
+    scheme = f"{m.group(2)} " if m.group(2) else ""
+    return f"{m.group(1)}{scheme}{REDACTED}"
 
 
 def _remember(value: str) -> None:
@@ -110,6 +126,13 @@ class Secret:
     def __hash__(self) -> int:
         return hash(self._value)
 
+    def __copy__(self) -> Secret:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Secret:
+        # Immutable: `copy.deepcopy` / `dataclasses.asdict` of a config holding one must work.
+        return self
+
     def __reduce__(self):  # pragma: no cover - pickling a key is a leak waiting to happen
         raise TypeError("Secret values cannot be pickled")
 
@@ -118,11 +141,12 @@ def scrub_secret_patterns(text: str) -> str:
     """Replace every credential-looking token, and every key construct holds, by `[REDACTED]`."""
     if not text:
         return text
+    text = str(text)
     if _known_pattern is not None:
         text = _known_pattern.sub(REDACTED, text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _URL_PARAM.sub(lambda m: m.group(1) + REDACTED, text)
-    text = _HEADER_VALUE.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _HEADER_VALUE.sub(_redact_header, text)
     return _PATTERNS.sub(REDACTED, text)
 
 
