@@ -355,7 +355,10 @@ def classify_http_error(
         # Payment Required: DeepSeek's "Insufficient Balance", OpenRouter's credits.
         cls = QuotaExhausted
     elif status == 429:
-        cls = QuotaExhausted if _is_quota_text(lowered) else RateLimited
+        # A retry hint means waiting helps, whatever the text says: Gemini's free
+        # tier answers per-minute limits with "exceeded your current quota" + retryDelay.
+        waiting_helps = parse_retry_after(headers, body) is not None
+        cls = QuotaExhausted if _is_quota_text(lowered) and not waiting_helps else RateLimited
     elif status in (400, 404, 413, 422):
         if any(p in lowered for p in _CONTEXT_PATTERNS):
             cls = ContextWindowExceeded

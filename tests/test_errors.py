@@ -567,3 +567,19 @@ def test_key_straddling_the_body_cut_does_not_leak() -> None:
     assert "sk-" not in str(err)
     assert "sk-" not in (err.body or "")
     assert OPENAI_KEY[:10] not in str(err)
+
+
+def test_quota_text_with_a_retry_hint_is_a_rate_limit_not_exhaustion():
+    # Gemini's free tier: per-minute limits say "exceeded your current quota" and
+    # carry a retryDelay; waiting works, so it must stay retryable.
+    body = (
+        '{"error": {"code": 429, "message": "You exceeded your current quota.", '
+        '"status": "RESOURCE_EXHAUSTED", "details": [{"@type": '
+        '"type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "17s"}]}}'
+    )
+    err = classify_http_error("gemini", "Google Gemini", 429, body)
+    assert type(err) is RateLimited
+    assert err.retry_after == 17.0
+    assert err.is_retryable
+    plain = classify_http_error("gemini", "Google Gemini", 429, body.replace('"17s"', "null"))
+    assert type(plain) is QuotaExhausted
