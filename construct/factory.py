@@ -10,7 +10,7 @@ variables would supply one. A key that plainly belongs to another vendor is a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -18,7 +18,7 @@ from .dialects.openai_chat import ChatSettings, OpenAIChat, chat_url, models_url
 from .errors import ConfigError
 from .providers.base import Provider
 from .providers.http import HttpProvider, UnavailableProvider
-from .registry import Resolved, apply_api_url, key_from_env, resolve
+from .registry import Resolved, apply_api_url, fill_url, key_from_env, resolve
 from .secrets import Secret, mask
 
 if TYPE_CHECKING:
@@ -174,6 +174,14 @@ def create_provider_with_options(
     spec = resolved.spec
     if not spec.available:
         return UnavailableProvider(resolved)
+    base_url, missing = fill_url(resolved.base_url)
+    problem = None
+    if missing:
+        problem = (
+            f"{spec.display_name} needs {' and '.join(missing)} set to build its URL "
+            f"({resolved.base_url}), or pass api_url= / set api_url in config.toml."
+        )
+    resolved = replace(resolved, base_url=base_url)
     headers = dict(resolved.headers)
     headers.update(opts.extra_headers)
     provider = HttpProvider(
@@ -184,6 +192,7 @@ def create_provider_with_options(
         timeout_s=opts.provider_timeout_secs or 120.0,
         connect_timeout_s=opts.connect_timeout_secs,
         headers=headers,
+        problem=problem,
     )
     provider.default_model = opts.default_model
     provider.default_temperature = opts.default_temperature

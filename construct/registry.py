@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -267,7 +268,9 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
     _bearer(
         "cloudflare",
         "Cloudflare AI Gateway",
-        "https://gateway.ai.cloudflare.com/v1",
+        # Per account and gateway (developers.cloudflare.com/ai-gateway, "OpenAI
+        # compatibility"); the reference's bare /v1 answers 404.
+        "https://gateway.ai.cloudflare.com/v1/{CLOUDFLARE_ACCOUNT_ID}/{CLOUDFLARE_GATEWAY_ID}/compat",
         ("CLOUDFLARE_API_KEY",),
         aliases=("cloudflare-ai",),
     ),
@@ -508,6 +511,8 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         "Cohere",
         "https://api.cohere.ai/compatibility/v1",
         ("COHERE_API_KEY", "CO_API_KEY"),
+        # The compatibility API rejects `stream_options` (docs.cohere.com).
+        stream_usage=False,
     ),
     ProviderSpec(
         "copilot",
@@ -829,6 +834,24 @@ def _unknown(raw: str) -> UnknownProvider:
         "Run 'construct providers list' to see every provider."
     )
     return UnknownProvider(message, name=raw, suggestions=close)
+
+
+def url_placeholders(url: str) -> list[str]:
+    """The `{ENV_VAR}` parts of a base URL that the environment must fill in."""
+    return re.findall(r"\{([A-Z0-9_]+)\}", url)
+
+
+def fill_url(url: str, environ: Mapping[str, str] | None = None) -> tuple[str, list[str]]:
+    """(URL with `{VAR}` parts filled from the environment, names of the missing ones)."""
+    env = os.environ if environ is None else environ
+    missing = []
+    for var in url_placeholders(url):
+        value = env.get(var, "").strip()
+        if value:
+            url = url.replace("{" + var + "}", value)
+        else:
+            missing.append(var)
+    return url, missing
 
 
 def apply_api_url(resolved: Resolved, api_url: str | None) -> Resolved:

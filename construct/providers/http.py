@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import (
     AuthError,
+    ConfigError,
     InvalidRequest,
     ProviderCapabilityError,
     ProviderError,
@@ -109,8 +110,11 @@ class HttpProvider(Provider):
         timeout_s: float,
         connect_timeout_s: float,
         headers: dict[str, str],
+        problem: str | None = None,
     ) -> None:
         spec = resolved.spec
+        # A configuration gap found at construction, reported on the first call (K2).
+        self._problem = problem
         self.spec = spec
         self.name = spec.name
         self.display_name = spec.display_name
@@ -141,6 +145,8 @@ class HttpProvider(Provider):
     # -- building --------------------------------------------------------------
 
     def _headers(self) -> dict[str, str]:
+        if self._problem:
+            raise ConfigError(self._problem)
         if self._key is None and self.spec.key_required:
             env = " or ".join(key_env_vars(self._resolved))
             raise AuthError(
