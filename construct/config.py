@@ -608,9 +608,10 @@ _STARTER_TOP: tuple[tuple[str, Any, bool, str], ...] = (
     (
         "api_key",
         "${OPENROUTER_API_KEY}",
-        False,
+        True,
         "Key for default_provider. Without this line the provider's own variable\n"
-        "(OPENROUTER_API_KEY here) is read, then CONSTRUCT_API_KEY.",
+        "(OPENROUTER_API_KEY here) is read, then CONSTRUCT_API_KEY. Uncommented,\n"
+        "loading fails while the variable it names is unset.",
     ),
     (
         "api_url",

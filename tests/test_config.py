@@ -33,7 +33,6 @@ REFERENCE_EXAMPLE = """\
 default_provider = "openrouter"
 default_model = "anthropic/claude-sonnet-4"
 default_temperature = 0.7
-api_key = "${OPENROUTER_API_KEY}"
 
 [reliability]
 provider_retries = 2
@@ -621,7 +620,7 @@ def test_reference_example_loads_verbatim(tmp_path):
     assert config.default_provider == "openrouter"
     assert config.default_model == "anthropic/claude-sonnet-4"
     assert config.default_temperature == 0.7
-    assert config.api_key == "sk-or-v1-example-0000"
+    assert config.api_key is None
     assert config.reliability.provider_retries == 2
     assert config.reliability.provider_backoff_ms == 500
     assert config.reliability.fallback_providers == ["groq", "deepseek"]
@@ -653,9 +652,9 @@ def test_config_example_holds_the_reference_example_and_loads():
     )
     assert config.reliability.api_keys == ["sk-or-v1-example-2222"]
     assert config.extra_headers == {"X-Title": "demo"}
-    problems = problems_of(example, {})
-    assert len(problems) == 1
-    assert problems[0].startswith("api_key: environment variable OPENROUTER_API_KEY is not set")
+    # Loads with nothing set: the key comes from OPENROUTER_API_KEY at call time (K1).
+    assert check_config(example, environ={})[1] == []
+    assert load_config(example, environ={}).api_key is None
 
 
 def test_docs_example_is_config_example(tmp_path):
@@ -684,10 +683,11 @@ def test_starter_config_round_trips(tmp_path):
     text = target.read_text("utf-8")
     assert text.startswith("# ")
     assert "# [[model_routes]]" in text
-    config = load_config(target, environ={"OPENROUTER_API_KEY": KEY})
+    config = load_config(target, environ={})
     assert config.default_provider == "openrouter"
     assert config.default_model == "anthropic/claude-sonnet-4"
-    assert config.api_key == KEY
+    assert config.api_key is None
+    assert '# api_key = "${OPENROUTER_API_KEY}"' in text
     assert config.default_temperature is None
     assert config.model_routes == []
     assert config.reliability == ReliabilityConfig()
@@ -698,8 +698,12 @@ def test_starter_config_round_trips(tmp_path):
             assert lines[i - 1].startswith("#"), line
 
 
-def test_starter_config_needs_its_key_variable(tmp_path):
+def test_starter_config_checks_clean_with_nothing_set(tmp_path):
+    # `construct config init` then `construct config check` must pass on a fresh machine.
     target = write_starter_config(tmp_path / "config.toml")
+    assert check_config(target, environ={})[1] == []
+    uncommented = target.read_text("utf-8").replace('# api_key = "', 'api_key = "')
+    target.write_text(uncommented, "utf-8")
     assert problems_of(target, {})[0].startswith(
         "api_key: environment variable OPENROUTER_API_KEY is not set"
     )
