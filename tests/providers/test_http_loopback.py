@@ -154,9 +154,12 @@ def test_redirects_are_not_followed():
 
 
 def test_malformed_success_body_is_invalid_response_without_the_key():
-    with LoopbackServer(
-        lambda r: Reply(body=b"<html>gateway hiccup test-key-12345678</html>")
-    ) as server, pytest.raises(InvalidResponse) as info:
+    with (
+        LoopbackServer(
+            lambda r: Reply(body=b"<html>gateway hiccup test-key-12345678</html>")
+        ) as server,
+        pytest.raises(InvalidResponse) as info,
+    ):
         _provider(server).chat(HELLO, "m")
     assert info.value.is_retryable
     assert "test-key-12345678" not in str(info.value)
