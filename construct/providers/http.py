@@ -124,7 +124,6 @@ class HttpProvider(Provider):
         self._resolved = resolved
         self._dialect = dialect
         self._guided_dialect: Any = None
-        self._auth = _auth_headers(spec.auth, key)
         self._transport = Transport(
             provider=spec.name,
             display_name=spec.display_name,
@@ -154,7 +153,8 @@ class HttpProvider(Provider):
                 "api_key in config.toml.",
                 provider=self.name,
             )
-        return self._auth
+        # Built per call, not kept: a dict holding the raw key would show it in vars().
+        return _auth_headers(self.spec.auth, self._key)
 
     def _request(
         self,
