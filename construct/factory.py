@@ -9,6 +9,7 @@ variables would supply one. A key that plainly belongs to another vendor is a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,20 @@ _KEY_OWNERS = (
     ("KEY-", "telnyx"),
 )
 _REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+# RFC 9110 §5.1: a header name is a token; a value is visible ASCII, spaces and tabs.
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE = re.compile(r"[\x20-\x7e\t]*")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value
+
+
+def _check_number(name: str, value: object, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not _is_number(value) or value <= 0:  # type: ignore[operator]
+        raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,25 +79,36 @@ class ProviderRuntimeOptions:
     default_temperature: float | None = None
 
     def __post_init__(self) -> None:
-        if self.provider_timeout_secs is not None and self.provider_timeout_secs <= 0:
-            raise ConfigError("provider_timeout_secs must be a positive number of seconds")
-        if self.connect_timeout_secs <= 0:
-            raise ConfigError("connect_timeout_secs must be a positive number of seconds")
-        if self.provider_max_tokens is not None and self.provider_max_tokens <= 0:
-            raise ConfigError("provider_max_tokens must be a positive integer")
+        _check_number("provider_timeout_secs", self.provider_timeout_secs, optional=True)
+        _check_number("connect_timeout_secs", self.connect_timeout_secs)
+        tokens = self.provider_max_tokens
+        if tokens is not None and (type(tokens) is not int or tokens <= 0):
+            raise ConfigError(f"provider_max_tokens must be a positive integer, got {tokens!r}")
+        if self.provider_api_url is not None and not isinstance(self.provider_api_url, str):
+            raise ConfigError(
+                f"provider_api_url must be a string, got {type(self.provider_api_url).__name__}"
+            )
         effort = self.reasoning_effort
-        if effort is not None and effort.strip().lower() not in _REASONING_EFFORTS:
+        if effort is not None and (
+            not isinstance(effort, str) or effort.strip().lower() not in _REASONING_EFFORTS
+        ):
             raise ConfigError(
                 f"reasoning_effort must be one of {', '.join(_REASONING_EFFORTS)}, got {effort!r}"
             )
         temp = self.default_temperature
-        if temp is not None and not 0.0 <= temp <= 2.0:
-            raise ConfigError(f"temperature {temp} is out of range (expected 0..2)")
+        if temp is not None and (not _is_number(temp) or not 0.0 <= temp <= 2.0):
+            raise ConfigError(f"temperature {temp!r} is out of range (expected 0..2)")
+        if not isinstance(self.extra_headers, Mapping):
+            raise ConfigError("extra_headers must be a mapping of header name to value")
         for name, value in self.extra_headers.items():
-            if not name or any(c in name for c in " :\r\n\t") or not name.isascii():
+            if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
                 raise ConfigError(f"extra_headers: {name!r} is not a valid HTTP header name")
-            if "\r" in value or "\n" in value:
-                raise ConfigError(f"extra_headers: the value of {name!r} contains a line break")
+            # httpx sends header values as ASCII; anything else fails only at the first call.
+            if not isinstance(value, str) or not _HEADER_VALUE.fullmatch(value):
+                raise ConfigError(
+                    f"extra_headers: the value of {name!r} must be printable ASCII text "
+                    "without line breaks"
+                )
 
     @classmethod
     def coerce(cls, options: ProviderRuntimeOptions | Mapping[str, Any] | None):
@@ -90,6 +116,11 @@ class ProviderRuntimeOptions:
             return cls()
         if isinstance(options, cls):
             return options
+        if not isinstance(options, Mapping):
+            raise ConfigError(
+                "provider options must be a ProviderRuntimeOptions or a mapping, "
+                f"got {type(options).__name__}"
+            )
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(options) - known)
         if unknown:
@@ -169,7 +200,8 @@ def create_provider_with_options(
     opts = ProviderRuntimeOptions.coerce(options)
     resolved = apply_api_url(resolve(name), opts.provider_api_url)
     key, source = _resolve_key(resolved, api_key)
-    if key is not None and not opts.provider_api_url and not resolved.custom:
+    api_url_set = bool(opts.provider_api_url and opts.provider_api_url.strip())
+    if key is not None and not api_url_set and not resolved.custom:
         _check_key_owner(resolved, key, source)
     spec = resolved.spec
     if not spec.available:
@@ -182,7 +214,9 @@ def create_provider_with_options(
             f"({resolved.base_url}), or pass api_url= / set api_url in config.toml."
         )
     resolved = replace(resolved, base_url=base_url)
-    headers = dict(resolved.headers)
+    # extra_headers override the row's headers whatever their case (`x-title` replaces `X-Title`).
+    overridden = {name.lower() for name in opts.extra_headers}
+    headers = {k: v for k, v in resolved.headers if k.lower() not in overridden}
     headers.update(opts.extra_headers)
     provider = HttpProvider(
         resolved,

@@ -722,7 +722,9 @@ _FAMILIES: list[tuple[str, ProviderSpec, str | None]] = sorted(
     key=lambda row: len(row[0]),
     reverse=True,
 )
-# Names a family prefix would catch but that belong to another row (R2: `kimi-code`).
+# Names a family prefix would catch but that belong to another row (R2: `kimi-code`);
+# compared after `_` -> `-`, so `kimi_code-x` is not sent to Moonshot with a Kimi Code key.
+_NOT_FAMILY = ("kimi-code", "kimi-coding", "kimi-for-coding")
 _SUFFIX_REGIONS = {
     "cn": "cn",
     "china": "cn",
@@ -813,7 +815,7 @@ def resolve(name: str) -> Resolved:
             label = "Custom provider" if custom_spec is CUSTOM else "Anthropic-custom provider"
             url = validate_base_url(raw[len(prefix) :], label, form)
             return Resolved(custom_spec, f"{prefix}{url}", url, None, (), (), custom=True)
-    if key and not key.startswith("kimi-code"):
+    if key and not key.replace("_", "-").startswith(_NOT_FAMILY):
         for prefix, family_spec, implied in _FAMILIES:
             if key.startswith(prefix):
                 region = implied or _region_from_suffix(key[len(prefix) :])
@@ -826,9 +828,10 @@ def _unknown(raw: str) -> UnknownProvider:
 
     names = [s.name for s in PROVIDERS] + list(_BY_ALIAS)
     close = difflib.get_close_matches(raw.lower(), names, n=3, cutoff=0.0) if raw else []
-    shown = raw if raw else "(empty)"
+    shown = f"Unknown provider: {raw!r}." if raw else "The provider name is empty."
+    nearest = f" Closest known names: {', '.join(close)}." if close else ""
     message = (
-        f"Unknown provider: {shown!r}. Closest known names: {', '.join(close)}. "
+        f"{shown}{nearest} "
         "For any OpenAI-compatible endpoint use 'custom:https://your-api.com'; for an "
         "Anthropic-compatible one 'anthropic-custom:https://your-api.com'. "
         "Run 'construct providers list' to see every provider."
