@@ -818,7 +818,7 @@ def resolve(name: str) -> Resolved:
     if key and not key.replace("_", "-").startswith(_NOT_FAMILY):
         for prefix, family_spec, implied in _FAMILIES:
             if key.startswith(prefix):
-                region = implied or _region_from_suffix(key[len(prefix) :])
+                region = _region_from_suffix(key[len(prefix) :]) or implied
                 return _resolved(family_spec, key, region)
     raise _unknown(raw)
 

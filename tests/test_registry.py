@@ -607,3 +607,10 @@ def test_key_from_env_trims_and_skips_blank_values() -> None:
     assert key_from_env(doubao, env) == ("DOUBAO_API_KEY", "db-key-123")
     assert key_from_env(doubao, {"API_KEY": "bare-key-1234567890"}) is None
     assert key_from_env(doubao, {}) is None
+
+
+def test_a_region_suffix_beats_the_region_a_family_prefix_implies():
+    # R2: the suffix decides; the prefix's own region is only the default.
+    assert resolve("minimaxi-intl").base_url == "https://api.minimax.io/v1"
+    assert resolve("bigmodel-global").base_url == "https://api.z.ai/api/paas/v4"
+    assert resolve("bigmodel-x").base_url == "https://open.bigmodel.cn/api/paas/v4"
