@@ -1,0 +1,173 @@
+"""`construct chat`: one prompt, the answer streamed to stdout.
+
+The provider and model default to the config's; `-p` and `-m` override them.
+The config's `api_key`, `api_url`, `api_path` and credential-looking
+`extra_headers` belong to the config's own provider: when `-p` names another
+one they are left out, so one vendor's key never reaches another (K1). That
+provider then reads its own key from its own env vars.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from ..registry import Resolved, resolve
+from .common import DEFAULT_PROVIDER, UsageError, dim
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..factory import ProviderRuntimeOptions
+    from ..providers.base import Provider
+    from ..types import ChatRequest
+
+__all__ = ["run_chat"]
+
+# Header names whose values are credentials (a gateway's Authorization, an api-key).
+_SECRET_HEADER = re.compile(r"(?i)auth|key|token|secret|cookie|password")
+
+
+def _read_prompt(prompt: str | None) -> str:
+    if prompt is None or prompt == "-":
+        if sys.stdin is None:
+            raise UsageError("no PROMPT given and no stdin to read it from")
+        if sys.stdin.isatty():
+            print(
+                dim("(reading the prompt from stdin; end it with Ctrl-D)", sys.stderr),
+                file=sys.stderr,
+            )
+        prompt = sys.stdin.read()
+    text = prompt.strip()
+    if not text:
+        raise UsageError("the prompt is empty: pass PROMPT, or pipe it to 'construct chat -'")
+    return text
+
+
+def _same_provider(a: Resolved, b: Resolved) -> bool:
+    if a.custom or b.custom:
+        return a.custom and b.custom and a.spec.name == b.spec.name and a.base_url == b.base_url
+    return a.spec.name == b.spec.name
+
+
+def _public_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if not _SECRET_HEADER.search(k)}
+
+
+def _provider_settings(
+    args: argparse.Namespace, config: Config
+) -> tuple[str, str | None, ProviderRuntimeOptions]:
+    """(provider name, explicit key, options) for this call."""
+    from ..factory import options_from_config
+
+    configured = config.default_provider or DEFAULT_PROVIDER
+    options = options_from_config(config)
+    if args.provider is None:
+        return configured, config.api_key, options
+    if _same_provider(resolve(args.provider), resolve(configured)):
+        return args.provider, config.api_key, options
+    options = replace(
+        options,
+        provider_api_url=None,
+        api_path=None,
+        extra_headers=_public_headers(options.extra_headers),
+    )
+    return args.provider, None, options
+
+
+def _request(system: str | None, prompt: str) -> ChatRequest:
+    from ..types import ChatMessage, ChatRequest
+
+    messages = [ChatMessage.system(system)] if system else []
+    messages.append(ChatMessage.user(prompt))
+    return ChatRequest(tuple(messages))
+
+
+class _Output:
+    """Writes the answer as it comes; remembers whether the line still needs its end."""
+
+    def __init__(self) -> None:
+        self.open_line = False
+        self.reasoning_open = False
+        self.show_reasoning = sys.stderr.isatty()
+
+    def text(self, delta: str) -> None:
+        if not delta:
+            return
+        self._end_reasoning()
+        sys.stdout.write(delta)
+        sys.stdout.flush()
+        self.open_line = not delta.endswith("\n")
+
+    def reasoning(self, delta: str) -> None:
+        if not delta or not self.show_reasoning:
+            return
+        sys.stderr.write(dim(delta, sys.stderr))
+        sys.stderr.flush()
+        self.reasoning_open = not delta.endswith("\n")
+
+    def note(self, message: str) -> None:
+        self._end_reasoning()
+        print(dim(message, sys.stderr), file=sys.stderr)
+
+    def _end_reasoning(self) -> None:
+        if self.reasoning_open:
+            sys.stderr.write("\n")
+            self.reasoning_open = False
+
+    def finish(self) -> None:
+        self._end_reasoning()
+        if self.open_line:
+            sys.stdout.write("\n")
+            self.open_line = False
+        sys.stdout.flush()
+
+
+def _stream(provider: Provider, request: ChatRequest, model: str, temp: float | None) -> None:
+    out = _Output()
+    try:
+        for event in provider.stream(request, model, temp):
+            if event.type == "text_delta":
+                out.text(event.delta)
+            elif event.type == "reasoning_delta":
+                out.reasoning(event.delta)
+            elif event.type == "tool_call" and event.tool_call is not None:
+                call = event.tool_call
+                out.note(f"[the model asked for tool {call.name!r}; chat runs no tools]")
+    finally:
+        out.finish()
+
+
+def _once(provider: Provider, request: ChatRequest, model: str, temp: float | None) -> None:
+    response = provider.chat(request, model, temp)
+    out = _Output()
+    try:
+        if response.reasoning_content:
+            out.reasoning(response.reasoning_content)
+        out.text(response.text or "")
+        for call in response.tool_calls:
+            out.note(f"[the model asked for tool {call.name!r}; chat runs no tools]")
+    finally:
+        out.finish()
+
+
+def run_chat(args: argparse.Namespace) -> int:
+    from ..config import load_config
+    from ..factory import create_provider_with_options
+
+    prompt = _read_prompt(args.prompt)
+    config = load_config(args.config)
+    name, api_key, options = _provider_settings(args, config)
+    model = (args.model or config.default_model or "").strip()
+    if not model:
+        raise UsageError("no model: pass -m MODEL, or set default_model in the config")
+    request = _request(args.system, prompt)
+    with create_provider_with_options(name, api_key, options) as provider:
+        if args.no_stream:
+            _once(provider, request, model, args.temperature)
+        else:
+            _stream(provider, request, model, args.temperature)
+    return 0

@@ -1,0 +1,227 @@
+"""`construct`: the parser, the dispatch, and every failure as one line and an exit code.
+
+Exit codes: 0 success; 1 a provider call failed (or `config check` found problems);
+2 a usage or configuration error; 130 interrupted; 141 the reader of stdout went away.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from .. import __version__
+from ..errors import ConfigError, ConstructError
+from .common import UsageError, one_line
+
+__all__ = ["build_parser", "main"]
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _providers_list(args: argparse.Namespace) -> int:
+    from .providers import run_list
+
+    return run_list(args)
+
+
+def _providers_show(args: argparse.Namespace) -> int:
+    from .providers import run_show
+
+    return run_show(args)
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from .chat import run_chat
+
+    return run_chat(args)
+
+
+def _config_init(args: argparse.Namespace) -> int:
+    from .config_cmd import run_init
+
+    return run_init(args)
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    from .config_cmd import run_check
+
+    return run_check(args)
+
+
+def _temperature(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 2.0:
+        raise argparse.ArgumentTypeError(f"{value} is out of range (0 to 2)")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # `--config` is accepted before the command and after it; the later one wins
+    # (SUPPRESS keeps a subcommand from resetting what the main parser read).
+    config_flag = argparse.ArgumentParser(add_help=False)
+    config_flag.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="config file (beats CONSTRUCT_CONFIG, ./config.toml, ~/.construct/config.toml)",
+    )
+    json_flag = argparse.ArgumentParser(add_help=False)
+    json_flag.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    parser = argparse.ArgumentParser(
+        prog="construct",
+        description="One interface over every LLM backend: list providers, chat, check config.",
+        epilog="Run 'construct COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"construct {__version__}")
+    parser.add_argument("--config", metavar="PATH", default=None, help="config file to read")
+    parser.add_argument(
+        "--debug", action="store_true", help="show a traceback for unexpected errors"
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    providers = commands.add_parser(
+        "providers",
+        help="list providers or show one",
+        description="The providers construct can reach, and how each one is resolved.",
+        parents=[config_flag, json_flag],
+    )
+    providers.set_defaults(func=_providers_list)
+    provider_cmds = providers.add_subparsers(title="subcommands", metavar="SUBCOMMAND")
+    p_list = provider_cmds.add_parser(
+        "list",
+        help="every provider, its key variable and whether it is set (the default)",
+        description="Every provider: ID, name, aliases, key variable, availability.",
+        parents=[config_flag, json_flag],
+    )
+    p_list.set_defaults(func=_providers_list)
+    p_show = provider_cmds.add_parser(
+        "show",
+        help="how one name resolves: URL, auth, key variables, capabilities",
+        description="How NAME resolves (a slug, an alias, a family name or a custom: URL).",
+        parents=[config_flag, json_flag],
+    )
+    p_show.add_argument("name", metavar="NAME", help="e.g. groq, grok, qwen-intl, custom:URL")
+    p_show.set_defaults(func=_providers_show)
+
+    chat = commands.add_parser(
+        "chat",
+        help="send one prompt and print the answer",
+        description=(
+            "Send PROMPT (or stdin, when PROMPT is '-' or absent) and stream the answer to "
+            "stdout. Provider and model default to the config's."
+        ),
+        parents=[config_flag],
+    )
+    chat.add_argument("-p", "--provider", metavar="PROVIDER", help="provider name or custom:URL")
+    chat.add_argument("-m", "--model", metavar="MODEL", help="model id")
+    chat.add_argument("--system", metavar="TEXT", help="system prompt")
+    chat.add_argument(
+        "--temperature", type=_temperature, metavar="T", help="sampling temperature, 0 to 2"
+    )
+    chat.add_argument(
+        "--no-stream", action="store_true", help="wait for the whole answer, then print it"
+    )
+    chat.add_argument("prompt", nargs="?", metavar="PROMPT", help="the prompt; '-' reads stdin")
+    chat.set_defaults(func=_chat)
+
+    config = commands.add_parser(
+        "config",
+        help="write a starter config or check one",
+        description="Write a starter config.toml, or check one for problems.",
+    )
+    config_cmds = config.add_subparsers(title="subcommands", metavar="SUBCOMMAND")
+    c_init = config_cmds.add_parser(
+        "init",
+        help="write a commented starter config (never overwrites)",
+        description=(
+            "Write a commented starter config to PATH (default: CONSTRUCT_CONFIG, else "
+            "~/.construct/config.toml). An existing file is never overwritten."
+        ),
+        parents=[config_flag],
+    )
+    c_init.add_argument("path", nargs="?", metavar="PATH", help="where to write it")
+    c_init.set_defaults(func=_config_init)
+    c_check = config_cmds.add_parser(
+        "check",
+        help="report every problem of a config, with its key path",
+        description="Load the config and report every problem; exit 1 if there is any.",
+        parents=[config_flag],
+    )
+    c_check.set_defaults(func=_config_check)
+    config.set_defaults(func=None, help_parser=config)
+    return parser
+
+
+def _setup_logging() -> None:
+    # The library warns through `logging` (plain http:// to a remote host, skipped
+    # fallbacks); on the command line those read as warnings, not log records.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("construct: warning: %(message)s"))
+    logger = logging.getLogger("construct")
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+
+
+def _error(message: str) -> None:
+    print(f"construct: error: {one_line(message)}", file=sys.stderr)
+
+
+def _quiet_broken_pipe() -> int:
+    # Python's recipe: point stdout at /dev/null so the flush at exit cannot fail again.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_BROKEN_PIPE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Command | None = getattr(args, "func", None)
+    if func is None:
+        (getattr(args, "help_parser", None) or parser).print_help(sys.stderr)
+        return EXIT_USAGE
+    _setup_logging()
+    try:
+        return func(args)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    except UsageError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except ConfigError as exc:
+        _error(exc.message)
+        return EXIT_USAGE
+    except ConstructError as exc:
+        _error(exc.message)
+        return EXIT_FAILED
+    except OSError as exc:
+        _error(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
+        return EXIT_FAILED
+    except Exception as exc:
+        if args.debug:
+            raise
+        _error(f"unexpected {type(exc).__name__}: {exc} (run with --debug for a traceback)")
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

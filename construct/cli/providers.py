@@ -1,0 +1,275 @@
+"""`construct providers list` and `construct providers show NAME`.
+
+Both read the registry only; `list` also loads the config, to mark the active
+default, and shrugs off a broken one (a warning, no mark): listing providers is
+what a user does while fixing a config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import textwrap
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError
+from ..registry import (
+    ANTHROPIC_CUSTOM,
+    Resolved,
+    key_env_vars,
+    key_from_env,
+    list_providers,
+    resolve,
+)
+from ..secrets import mask, scrub_secret_patterns
+from .common import DEFAULT_PROVIDER, warn, yes_no
+
+if TYPE_CHECKING:
+    from ..config import Config
+
+__all__ = ["run_list", "run_show"]
+
+_ELLIPSIS = "…"
+# How the key travels. Static text, never scrubbed (the scrubber would eat `Bearer <key>`).
+_AUTH_WIRE = {
+    "bearer": "Authorization: Bearer <key>",
+    "x-api-key": "x-api-key: <key>",
+    "api-key": "api-key: <key>",
+    "x-goog-api-key": "x-goog-api-key: <key>, never in the URL",
+    "aws": "AWS SigV4, or Authorization: Bearer <BEDROCK_API_KEY>",
+    "oauth": "an OAuth token from a sign-in flow",
+    "none": "no key (a local command)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Active:
+    """The config's default provider, resolved, and whether the config supplies its key."""
+
+    resolved: Resolved
+    config_key: bool
+    source: str
+
+    def marks(self, resolved: Resolved) -> bool:
+        return not self.resolved.custom and self.resolved.spec.name == resolved.spec.name
+
+
+def _load_active(path: str | None) -> _Active | None:
+    try:
+        from ..config import load_config
+
+        config = load_config(path)
+        name = config.default_provider or DEFAULT_PROVIDER
+        resolved = resolve(name)
+    except ConfigError as exc:
+        first = exc.message.splitlines()[0].rstrip(":") if exc.message else "invalid config"
+        warn(
+            f"config not loaded, no provider marked active: {first} "
+            "(run 'construct config check' for details)"
+        )
+        return None
+    return _Active(resolved, bool(config.api_key), _source(config))
+
+
+def _source(config: Config) -> str:
+    if os.environ.get("CONSTRUCT_PROVIDER", "").strip():
+        return "CONSTRUCT_PROVIDER"
+    if config.default_provider and config.path:
+        return f"default_provider in {config.path}"
+    return "the built-in default"
+
+
+def _key_state(resolved: Resolved, active: _Active | None) -> tuple[str | None, str | None]:
+    """(the variable to show, where the key comes from if there is one)."""
+    if active is not None and active.config_key and active.marks(resolved):
+        # An explicit key beats the env vars (K1). CONSTRUCT_API_KEY is the config override.
+        var = "CONSTRUCT_API_KEY" if os.environ.get("CONSTRUCT_API_KEY", "").strip() else None
+        return var or "config api_key", var or "config"
+    found = key_from_env(resolved)
+    if found is not None:
+        return found[0], found[0]
+    # The provider's own variable; the generic CONSTRUCT_API_KEY is shown only when set.
+    return (resolved.key_env[0] if resolved.key_env else None), None
+
+
+def _row(info: Any, active: _Active | None) -> dict[str, Any]:
+    resolved = resolve(info.name)
+    shown_var, source = _key_state(resolved, active)
+    return {
+        "name": info.name,
+        "display_name": info.display_name,
+        "aliases": list(info.aliases),
+        "local": info.local,
+        "base_url": info.base_url,
+        "key_env": list(info.key_env),
+        "key_set": source is not None,
+        "key_source": source,
+        "dialect": info.dialect,
+        "available": info.available,
+        "active": active is not None and active.marks(resolved),
+        "_shown_var": shown_var,
+    }
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + _ELLIPSIS
+
+
+def _table(rows: list[dict[str, Any]], width: int) -> list[str]:
+    headers = ("ID", "NAME", "ALIASES", "LOCAL", "KEY ENV", "SET", "STATUS")
+    cells = [
+        (
+            r["name"],
+            r["display_name"],
+            ", ".join(r["aliases"]) or "-",
+            yes_no(r["local"]),
+            r["_shown_var"] or "-",
+            yes_no(r["key_set"]) if r["_shown_var"] else "-",
+            "ready" if r["available"] else "not yet",
+        )
+        for r in rows
+    ]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+    widths[1] = min(widths[1], 24)
+    # The alias column takes what the terminal leaves, within reason; `show` lists them all.
+    fixed = 2 + sum(w + 2 for i, w in enumerate(widths) if i != 2)
+    widths[2] = max(12, min(widths[2], width - fixed, 36))
+
+    def line(mark: str, values: tuple[str, ...]) -> str:
+        parts = [_cut(v, w).ljust(w) for v, w in zip(values, widths, strict=True)]
+        return f"{mark} {'  '.join(parts)}".rstrip()
+
+    out = [line(" ", headers)]
+    out += [line("*" if r["active"] else " ", c) for r, c in zip(rows, cells, strict=True)]
+    return out
+
+
+def run_list(args: argparse.Namespace) -> int:
+    active = _load_active(args.config)
+    rows = [_row(info, active) for info in list_providers()]
+    if args.json:
+        for r in rows:
+            del r["_shown_var"]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    width = shutil.get_terminal_size((120, 24)).columns if sys.stdout.isatty() else 120
+    out = [f"Supported providers ({len(rows)} total):", ""]
+    out += _table(rows, width)
+    out += [
+        "",
+        "  custom:<URL>            Any OpenAI-compatible endpoint, e.g. custom:http://localhost:8000/v1",
+        "  anthropic-custom:<URL>  Any Anthropic-compatible endpoint"
+        + ("" if ANTHROPIC_CUSTOM.available else " (not yet available)"),
+        "",
+    ]
+    if active is None:
+        out.append("No active default marked (the config could not be loaded).")
+    elif active.resolved.custom:
+        shown = scrub_secret_patterns(active.resolved.requested)
+        out.append(f"Active default: {shown} (from {active.source}).")
+    else:
+        spec = active.resolved.spec
+        out.append(f"* active default: {spec.name} (from {active.source}).")
+    out.append("Keys come from the KEY ENV variable, else CONSTRUCT_API_KEY (values never shown).")
+    out.append("'construct providers show NAME': every alias, the base URL, the key lookup order.")
+    print("\n".join(out))
+    return 0
+
+
+def _capabilities(resolved: Resolved) -> dict[str, bool]:
+    s = resolved.spec
+    return {
+        "native_tool_calling": s.native_tools,
+        "vision": s.vision,
+        "prompt_caching": s.prompt_caching,
+        "streaming": s.streaming,
+    }
+
+
+def _show_data(resolved: Resolved) -> dict[str, Any]:
+    spec = resolved.spec
+    env = os.environ
+    found = key_from_env(resolved)
+    key_vars = [
+        {"name": var, "set": bool(env.get(var, "").strip())} for var in key_env_vars(resolved)
+    ]
+    return {
+        "name": spec.name,
+        "display_name": spec.display_name,
+        "requested": scrub_secret_patterns(resolved.requested),
+        "aliases": list(spec.aliases),
+        "region": resolved.region,
+        "base_url": scrub_secret_patterns(resolved.base_url) or None,
+        "dialect": spec.dialect,
+        "auth": spec.auth,
+        "key_env": key_vars,
+        "key_source": found[0] if found else None,
+        "key": mask(found[1]) if found else None,
+        "key_required": spec.key_required,
+        "headers": {k: scrub_secret_patterns(v) for k, v in resolved.headers},
+        "capabilities": _capabilities(resolved),
+        "local": spec.local,
+        "custom": resolved.custom,
+        "available": spec.available,
+        "unavailable_reason": None if spec.available else (spec.pending or "not implemented"),
+        "docs_url": spec.docs_url,
+    }
+
+
+def _show_lines(data: dict[str, Any]) -> list[str]:
+    def field(label: str, value: str) -> str:
+        return textwrap.fill(
+            value,
+            width=100,
+            initial_indent=f"{label + ':':<14}",
+            subsequent_indent=" " * 14,
+            break_on_hyphens=False,
+            break_long_words=False,
+        )
+
+    if data["custom"]:
+        title = f"{data['requested']} ({data['display_name']})"
+    else:
+        title = f"{data['name']} ({data['display_name']})"
+    lines = [title, field("Requested", data["requested"])]
+    if data["aliases"]:
+        lines.append(field("Aliases", ", ".join(data["aliases"])))
+    lines.append(field("Region", data["region"] or "-"))
+    lines.append(field("Base URL", data["base_url"] or "- (runs a local command)"))
+    lines.append(field("Dialect", data["dialect"]))
+    lines.append(field("Auth", f"{data['auth']} ({_AUTH_WIRE.get(data['auth'], '?')})"))
+    if data["key_env"]:
+        order = ", then ".join(
+            f"{v['name']} ({'set' if v['set'] else 'not set'})" for v in data["key_env"]
+        )
+        lines.append(field("Key env", order))
+    if data["key"]:
+        lines.append(field("Key", f"{data['key']} from {data['key_source']}"))
+    elif data["key_env"]:
+        need = "needed for calls" if data["key_required"] else "optional"
+        lines.append(field("Key", f"not set ({need})"))
+    headers = ", ".join(f"{k}: {v}" for k, v in data["headers"].items())
+    lines.append(field("Headers", headers or "-"))
+    caps = data["capabilities"]
+    lines.append(field("Capabilities", ", ".join(f"{k}={yes_no(v)}" for k, v in caps.items())))
+    lines.append(field("Local", yes_no(data["local"])))
+    available = "yes" if data["available"] else f"not yet: {data['unavailable_reason']}"
+    lines.append(field("Available", available))
+    if data["docs_url"]:
+        lines.append(field("Docs", data["docs_url"]))
+    return lines
+
+
+def run_show(args: argparse.Namespace) -> int:
+    resolved = resolve(args.name)
+    data = _show_data(resolved)
+    if args.json:
+        text = json.dumps(data, indent=2, ensure_ascii=False)
+    else:
+        text = "\n".join(_show_lines(data))
+    print(text)
+    return 0
