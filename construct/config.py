@@ -528,6 +528,10 @@ def _load(
         problems.add(("path",), _unknown_key(("path",)))
 
     overrides = {(field,): var for var, field in ENV_OVERRIDES if env.get(var, "").strip()}
+    if ("api_key",) in overrides and "api_key" not in data:
+        # K1 puts CONSTRUCT_API_KEY after the provider's own variables; made the
+        # config's explicit key it would beat them. It overrides a key the file sets.
+        del overrides[("api_key",)]
     for (field,) in overrides:
         data.pop(field, None)
     data = _interpolate(data, (), env, problems)

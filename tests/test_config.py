@@ -786,9 +786,19 @@ def test_misplaced_table_holding_a_key_is_not_printed(tmp_path):
 
 def test_override_key_is_registered_and_masked(tmp_path):
     env_key = "envkey-qwertyuiop-5678"
-    config = load_config(environ={"CONSTRUCT_API_KEY": env_key})
+    path = write(tmp_path, 'api_key = "file-key-000011112222"\n')
+    config = load_config(path, environ={"CONSTRUCT_API_KEY": env_key})
+    assert config.api_key == env_key
     assert env_key not in repr(config)
     assert scrub_secret_patterns(f"key {env_key}") == "key [REDACTED]"
+
+
+def test_generic_key_does_not_become_an_explicit_key(tmp_path):
+    # K1: CONSTRUCT_API_KEY comes after the provider's own variables. It replaces a
+    # key the file sets (F4), but never turns into an explicit key that beats them.
+    path = write(tmp_path, 'default_provider = "groq"\n')
+    config = load_config(path, environ={"CONSTRUCT_API_KEY": "generic-key-0000111"})
+    assert config.api_key is None
 
 
 # ---------------------------------------------------------------------------- layering
