@@ -177,8 +177,13 @@ class OpenAIChat:
                 f"No response from {s.display_name}: the body has no choices",
                 provider=s.provider,
             )
-        choice = choices[0]
-        message = choice.get("message") or {}
+        choice = choices[0] if isinstance(choices, list) else None
+        message = (choice.get("message") or {}) if isinstance(choice, dict) else None
+        if not isinstance(message, dict):
+            raise InvalidResponse(
+                f"{s.display_name} returned choices that are not chat-completion choices",
+                provider=s.provider,
+            )
         content = _content_text(message.get("content"))
         text, thinking = split_think(content) if content else ("", "")
         reasoning = message.get("reasoning_content") or message.get("reasoning") or thinking
@@ -301,10 +306,12 @@ class ChatStreamParser:
         if usage is not None:
             self._usage = usage
         events: list[StreamEvent] = []
-        for choice in chunk.get("choices") or ():
-            if choice.get("index", 0) != 0:
+        choices = chunk.get("choices")
+        for choice in choices if isinstance(choices, list) else ():
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
-            delta = choice.get("delta") or {}
+            delta = choice.get("delta")
+            delta = delta if isinstance(delta, dict) else {}
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if isinstance(reasoning, str) and reasoning:
                 self._reasoning.append(reasoning)
@@ -313,7 +320,8 @@ class ChatStreamParser:
             if isinstance(content, str) and content:
                 self._route_text(content, events)
             for tc in delta.get("tool_calls") or ():
-                self._add_tool_delta(tc)
+                if isinstance(tc, dict):
+                    self._add_tool_delta(tc)
             if choice.get("finish_reason"):
                 self._stop = choice["finish_reason"]
         return events
@@ -324,13 +332,16 @@ class ChatStreamParser:
                 self._reasoning.append(piece)
                 events.append(StreamEvent.reasoning(piece))
                 continue
-            self._text.append(piece)
-            if self._tools_tag is None:
-                events.append(StreamEvent.text(piece))
-                continue
-            events.extend(
-                StreamEvent.text(p) for inside, p in self._tools_tag.feed(piece) if not inside
-            )
+            self._emit_text(piece, events)
+
+    def _emit_text(self, piece: str, events: list[StreamEvent]) -> None:
+        self._text.append(piece)
+        if self._tools_tag is None:
+            events.append(StreamEvent.text(piece))
+            return
+        events.extend(
+            StreamEvent.text(p) for inside, p in self._tools_tag.feed(piece) if not inside
+        )
 
     def _add_tool_delta(self, tc: dict[str, Any]) -> None:
         slot = self._calls.setdefault(tc.get("index", len(self._calls)), {"args": []})
@@ -348,8 +359,16 @@ class ChatStreamParser:
     def finish(self) -> list[StreamEvent]:
         events: list[StreamEvent] = []
         for inside_think, piece in self._think.flush():
-            (self._reasoning if inside_think else self._text).append(piece)
-            events.append(StreamEvent.reasoning(piece) if inside_think else StreamEvent.text(piece))
+            if inside_think:
+                self._reasoning.append(piece)
+                events.append(StreamEvent.reasoning(piece))
+            else:
+                self._emit_text(piece, events)
+        if self._tools_tag is not None:
+            # A tag prefix held back at the very end (`… <tool_c`) turned out to be text.
+            events.extend(
+                StreamEvent.text(p) for inside, p in self._tools_tag.flush() if not inside
+            )
         calls: list[ToolCall] = []
         for index in sorted(self._calls):
             slot = self._calls[index]

@@ -42,7 +42,8 @@ def build_tool_instructions(tools: Sequence[ToolSpec]) -> str:
     for tool in tools:
         params = json.dumps(dict(tool.parameters), separators=(",", ":"), ensure_ascii=False)
         lines += [f"**{tool.name}**: {tool.description}", f"Parameters: `{params}`", ""]
-    return "\n".join(lines)
+    # Every section, the last included, ends with a blank line (reference §2.4).
+    return "\n".join(lines) + "\n"
 
 
 def parse_tool_calls(text: str) -> tuple[str, list[ToolCall]]:

@@ -1,0 +1,94 @@
+"""`SSEDecoder` against the WHATWG event-stream rules (HTML §9.2.6).
+
+The decoder receives lines with their terminators already removed (httpx's
+`iter_lines` splits on CR, LF and CRLF), so only that is tested here.
+"""
+
+from __future__ import annotations
+
+from construct.transport import SSEDecoder
+
+
+def decode(lines: list[str], *, flush: bool = False) -> list[tuple[str, str]]:
+    decoder = SSEDecoder()
+    events = [e for line in lines if (e := decoder.feed(line)) is not None]
+    if flush and (last := decoder.flush()) is not None:
+        events.append(last)
+    return events
+
+
+def test_one_event_per_blank_line() -> None:
+    assert decode(["data: a", "", "data: b", ""]) == [("", "a"), ("", "b")]
+
+
+def test_multi_line_data_is_joined_with_newlines() -> None:
+    assert decode(["data: first", "data: second", "data:third", ""]) == [
+        ("", "first\nsecond\nthird")
+    ]
+
+
+def test_comments_are_ignored() -> None:
+    assert decode([": keep-alive", "data: x", ":another", ""]) == [("", "x")]
+    assert decode([": OPENROUTER PROCESSING", ""]) == []
+
+
+def test_event_names_are_reported_and_reset_after_each_event() -> None:
+    lines = ["event: message_start", "data: {}", "", "data: plain", ""]
+    assert decode(lines) == [("message_start", "{}"), ("", "plain")]
+
+
+def test_an_event_name_without_data_dispatches_nothing_and_is_forgotten() -> None:
+    assert decode(["event: ping", "", "data: x", ""]) == [("", "x")]
+
+
+def test_only_one_space_after_the_colon_is_removed() -> None:
+    assert decode(["data:no-space", "", "data:  two spaces", "", "data:\ttab", ""]) == [
+        ("", "no-space"),
+        ("", " two spaces"),
+        ("", "\ttab"),
+    ]
+
+
+def test_the_value_may_contain_colons() -> None:
+    assert decode(['data: {"a": "b:c"}', ""]) == [("", '{"a": "b:c"}')]
+
+
+def test_empty_data_dispatches_an_empty_event() -> None:
+    # `data:` appends an empty line, so the buffer is not empty and the event is sent.
+    assert decode(["data:", ""]) == [("", "")]
+    assert decode(["data:", "data:", ""]) == [("", "\n")]
+
+
+def test_a_field_without_a_colon_is_a_field_with_an_empty_value() -> None:
+    assert decode(["data", ""]) == [("", "")]
+    assert decode(["data", "data: x", ""]) == [("", "\nx")]
+    assert decode(["event", "data: x", ""]) == [("", "x")]
+
+
+def test_unknown_fields_and_wrong_case_are_ignored() -> None:
+    lines = ["id: 7", "retry: 1000", "Data: no", "DATA: no", "foo: bar", "data: yes", ""]
+    assert decode(lines) == [("", "yes")]
+
+
+def test_several_blank_lines_between_events_dispatch_nothing_extra() -> None:
+    assert decode(["", "", "data: a", "", "", "", "data: b", "", ""]) == [("", "a"), ("", "b")]
+
+
+def test_flush_sends_the_last_event_of_a_stream_without_a_final_blank_line() -> None:
+    # WHATWG discards such an event; LLM servers that forget the blank line are common enough
+    # that the decoder offers `flush()` to keep the last chunk.
+    assert decode(["data: a", "", "data: b", "data: c"], flush=True) == [("", "a"), ("", "b\nc")]
+    assert decode(["data: a", "", "data: b"]) == [("", "a")]
+
+
+def test_flush_with_nothing_pending_is_none() -> None:
+    decoder = SSEDecoder()
+    assert decoder.flush() is None
+    assert decoder.feed("data: x") is None
+    assert decoder.feed("") == ("", "x")
+    assert decoder.flush() is None
+
+
+def test_openai_stream_lines() -> None:
+    lines = ['data: {"choices": []}', "", "data: [DONE]", ""]
+    assert [data for _, data in decode(lines)] == ['{"choices": []}', "[DONE]"]
