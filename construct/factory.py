@@ -157,12 +157,14 @@ def _check_key_owner(resolved: Resolved, key: Secret, source: str | None) -> Non
     owner = next((name for prefix, name in _KEY_OWNERS if value.startswith(prefix)), None)
     if owner is None or owner == spec.name:
         return
-    where = "the api_key argument" if source == "explicit" else source
-    var = spec.key_env[0] if spec.key_env else "the api_key"
+    # "explicit" covers both the api_key argument and config.toml's api_key.
+    where = "the given api_key" if source == "explicit" else source
+    var = spec.key_env[0] if spec.key_env else "api_key"
+    owner_name = resolve(owner).spec.display_name
     raise ConfigError(
-        f"API key prefix mismatch: the key from {where} ({mask(value)}) looks like a {owner} "
-        f"key, but provider {spec.name!r} is selected. Set {var} to a {spec.display_name} "
-        f"key, or use provider {owner!r}."
+        f"API key prefix mismatch: the key from {where} ({mask(value)}) looks like "
+        f"a key for {owner_name}, but provider {spec.name!r} ({spec.display_name}) is "
+        f"selected. Set {var} to a key for {spec.display_name}, or use provider {owner!r}."
     )
 
 
