@@ -335,6 +335,12 @@ class ChatStreamParser:
             self._emit_text(piece, events)
 
     def _emit_text(self, piece: str, events: list[StreamEvent]) -> None:
+        if not self._text:
+            # The answer starts at its first visible character: models put blank lines
+            # after a </think> block, and parse_chat strips them too.
+            piece = piece.lstrip()
+            if not piece:
+                return
         self._text.append(piece)
         if self._tools_tag is None:
             events.append(StreamEvent.text(piece))

@@ -1053,3 +1053,18 @@ def test_final_event_carries_the_whole_response() -> None:
         model="test-model",
         provider="acme",
     )
+
+
+def test_streamed_answer_after_think_matches_parse_chat():
+    settings = ChatSettings(provider="p", display_name="P", url="u", models_url="m")
+    dialect = OpenAIChat(settings)
+    parser = dialect.stream_parser(ChatRequest((ChatMessage.user("x"),)), "m")
+    events = []
+    for piece in ["<think>r</think>", "\n\n", "Ans", "wer"]:
+        events += parser.feed(json.dumps(chunk(piece)))
+    events += parser.feed(json.dumps(chunk(finish_reason="stop")))
+    events += parser.finish()
+    text = "".join(e.delta for e in events if e.type == "text_delta")
+    whole = dialect.parse_chat(completion("<think>r</think>\n\nAnswer"), "m")
+    assert text == events[-1].response.text == whole.text == "Answer"
+    assert events[-1].response.reasoning_content == whole.reasoning_content == "r"
