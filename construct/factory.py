@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from .dialects.openai_chat import ChatSettings, OpenAIChat, chat_url, models_url
+from .dialects import openai_chat
 from .errors import ConfigError
 from .providers.base import Provider
 from .providers.http import HttpProvider, UnavailableProvider
@@ -168,29 +168,11 @@ def _check_key_owner(resolved: Resolved, key: Secret, source: str | None) -> Non
     )
 
 
-def _is_zai_host(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    return host == "z.ai" or host.endswith(".z.ai")
-
-
-def _openai_chat(resolved: Resolved, opts: ProviderRuntimeOptions) -> OpenAIChat:
-    spec = resolved.spec
-    return OpenAIChat(
-        ChatSettings(
-            provider=spec.name,
-            display_name=spec.display_name,
-            url=chat_url(resolved.base_url, opts.api_path),
-            models_url=models_url(resolved.base_url),
-            native_tools=spec.native_tools,
-            merge_system=spec.merge_system or opts.merge_system_into_user,
-            max_tokens_field=spec.max_tokens_field,
-            default_max_tokens=opts.provider_max_tokens,
-            reasoning_effort=(opts.reasoning_effort or "").strip().lower() or None,
-            openai_sampling=spec.name == "openai",
-            tool_stream=spec.tool_stream and _is_zai_host(resolved.base_url),
-            stream_usage=spec.stream_usage,
-        )
-    )
+def _build_dialect(resolved: Resolved, opts: ProviderRuntimeOptions) -> Any:
+    """The dialect the row speaks, configured for it; its module is imported on first use."""
+    name = resolved.spec.dialect
+    module = openai_chat if name == "openai_chat" else import_module(f"construct.dialects.{name}")
+    return module.build(resolved, opts)
 
 
 def create_provider_with_options(
@@ -222,7 +204,7 @@ def create_provider_with_options(
     headers.update(opts.extra_headers)
     provider = HttpProvider(
         resolved,
-        _openai_chat(resolved, opts),
+        _build_dialect(resolved, opts),
         key=key,
         key_source=source,
         timeout_s=opts.provider_timeout_secs or 120.0,

@@ -45,9 +45,20 @@ Dialect = Literal[
 # How the key travels. "none": the service takes no key (CLI tools).
 Auth = Literal["bearer", "x-api-key", "api-key", "x-goog-api-key", "aws", "oauth", "none"]
 
-# Dialects whose adapter has landed; rows on other dialects construct, list and
-# resolve, and raise ProviderCapabilityError on call (see `ProviderSpec.pending`).
-AVAILABLE_DIALECTS = frozenset({"openai_chat"})
+_dialects_present: dict[str, bool] = {}
+
+
+def dialect_available(dialect: str) -> bool:
+    """Whether `construct/dialects/<dialect>.py` exists. A row whose dialect has not
+    landed constructs, lists and resolves, and raises ProviderCapabilityError on call."""
+    present = _dialects_present.get(dialect)
+    if present is None:
+        from importlib.util import find_spec
+
+        present = find_spec(f"construct.dialects.{dialect}") is not None
+        _dialects_present[dialect] = present
+    return present
+
 
 GENERIC_KEY_ENV = "CONSTRUCT_API_KEY"
 
@@ -96,13 +107,22 @@ class ProviderSpec:
     stream_usage: bool = True
     # The beginning of this provider's keys, for the key/provider mismatch check (K3).
     key_prefix: str | None = None
-    # Why a row cannot be called yet (its adapter lands with a later issue).
-    pending: str | None = None
+    # Why a row cannot be called yet, beyond its dialect (an OAuth or CLI flow to build).
+    blocked_by: str | None = None
     docs_url: str | None = None
 
     @property
+    def pending(self) -> str | None:
+        """Why this row cannot be called yet; None when it can."""
+        if self.blocked_by:
+            return self.blocked_by
+        if not dialect_available(self.dialect):
+            return _NATIVE_PENDING
+        return None
+
+    @property
     def available(self) -> bool:
-        return self.pending is None and self.dialect in AVAILABLE_DIALECTS
+        return self.pending is None
 
     def region_for(self, region: str | None) -> Region:
         if region and region in self.regions:
@@ -190,7 +210,6 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         vision=True,
         prompt_caching=True,
         key_prefix="sk-ant-",
-        pending=_NATIVE_PENDING,
     ),
     _bearer(
         "openai",
@@ -210,7 +229,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         aliases=("openai_codex", "codex"),
         native_tools=False,
         vision=True,
-        pending=_OAUTH_PENDING,
+        blocked_by=_OAUTH_PENDING,
     ),
     _bearer(
         "telnyx",
@@ -229,7 +248,6 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         key_env=("AZURE_OPENAI_API_KEY",),
         aliases=("azure-openai", "azure"),
         vision=True,
-        pending=_NATIVE_PENDING,
     ),
     ProviderSpec(
         "ollama",
@@ -240,7 +258,6 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         vision=True,
         local=True,
         key_required=False,
-        pending=_NATIVE_PENDING,
     ),
     ProviderSpec(
         "gemini",
@@ -251,7 +268,6 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         key_env=("GEMINI_API_KEY", "GOOGLE_API_KEY"),
         aliases=("google", "google-gemini"),
         vision=True,
-        pending=_NATIVE_PENDING,
     ),
     # Venice serves its OpenAI-compatible API under /api/v1 (docs.venice.ai); the
     # reference's bare host answers 404.
@@ -405,7 +421,8 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         key_env=("BEDROCK_API_KEY",),
         aliases=("aws-bedrock",),
         vision=True,
-        pending=_NATIVE_PENDING,
+        # Without a bearer key, requests are SigV4-signed from the AWS credential chain.
+        key_required=False,
     ),
     _bearer(
         "qianfan",
@@ -522,7 +539,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         auth="oauth",
         key_env=("GITHUB_TOKEN",),
         aliases=("github-copilot",),
-        pending=_OAUTH_PENDING,
+        blocked_by=_OAUTH_PENDING,
     ),
     ProviderSpec(
         "claude-code",
@@ -532,7 +549,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         auth="none",
         local=True,
         key_required=False,
-        pending=_CLI_PENDING,
+        blocked_by=_CLI_PENDING,
     ),
     ProviderSpec(
         "gemini-cli",
@@ -542,7 +559,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         auth="none",
         local=True,
         key_required=False,
-        pending=_CLI_PENDING,
+        blocked_by=_CLI_PENDING,
     ),
     ProviderSpec(
         "kilocli",
@@ -553,7 +570,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         aliases=("kilo",),
         local=True,
         key_required=False,
-        pending=_CLI_PENDING,
+        blocked_by=_CLI_PENDING,
     ),
     _bearer(
         "lmstudio",
@@ -712,7 +729,6 @@ ANTHROPIC_CUSTOM = ProviderSpec(
     vision=True,
     prompt_caching=True,
     key_required=False,
-    pending=_NATIVE_PENDING,
 )
 
 _BY_NAME: dict[str, ProviderSpec] = {s.name: s for s in PROVIDERS}

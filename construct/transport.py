@@ -17,7 +17,15 @@ import httpx
 from .errors import InvalidResponse, ProviderError, TransientError, classify_http_error
 from .secrets import sanitize_api_error
 
-__all__ = ["HttpRequest", "HttpResponse", "SSEDecoder", "Transport"]
+__all__ = [
+    "HttpRequest",
+    "HttpResponse",
+    "NDJSONFramer",
+    "SSEDecoder",
+    "SSEFramer",
+    "Transport",
+    "framer_for",
+]
 
 _JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 _SSE_HEADERS = {"Content-Type": "application/json", "Accept": "text/event-stream"}
@@ -31,6 +39,15 @@ class HttpRequest:
     url: str
     headers: dict[str, str] = field(default_factory=dict)
     json: Any = None
+    # Exact body bytes, for requests whose signature covers the body (SigV4); wins over json.
+    content: bytes | None = None
+    # Expected stream framing: text lines (SSE, NDJSON) or raw bytes (AWS event stream).
+    binary_stream: bool = False
+
+    def body_kwargs(self) -> dict[str, Any]:
+        if self.content is not None:
+            return {"content": self.content}
+        return {"json": self.json}
 
 
 @dataclass(slots=True)
@@ -83,6 +100,41 @@ class SSEDecoder:
     def flush(self) -> tuple[str, str] | None:
         """The last event of a stream that ended without a blank line."""
         return self.feed("")
+
+
+class SSEFramer:
+    """Text lines in, the `data` of each complete server-sent event out."""
+
+    __slots__ = ("_decoder",)
+
+    def __init__(self) -> None:
+        self._decoder = SSEDecoder()
+
+    def feed(self, line: str) -> list[str]:
+        event = self._decoder.feed(line)
+        return [] if event is None else [event[1]]
+
+    def flush(self) -> list[str]:
+        event = self._decoder.flush()
+        return [] if event is None else [event[1]]
+
+
+class NDJSONFramer:
+    """Text lines in, each non-blank line out (Ollama streams one JSON object a line)."""
+
+    __slots__ = ()
+
+    def feed(self, line: str) -> list[str]:
+        return [line] if line.strip() else []
+
+    def flush(self) -> list[str]:
+        return []
+
+
+def framer_for(framing: str) -> SSEFramer | NDJSONFramer:
+    if framing == "ndjson":
+        return NDJSONFramer()
+    return SSEFramer()
 
 
 class Transport:
@@ -183,7 +235,7 @@ class Transport:
     def send(self, req: HttpRequest) -> HttpResponse:
         try:
             response = self.client.request(
-                req.method, req.url, json=req.json, headers=_merge(_JSON_HEADERS, req.headers)
+                req.method, req.url, headers=_merge(_JSON_HEADERS, req.headers), **req.body_kwargs()
             )
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, req.url) from exc
@@ -192,50 +244,53 @@ class Transport:
     async def asend(self, req: HttpRequest) -> HttpResponse:
         try:
             response = await self.aclient.request(
-                req.method, req.url, json=req.json, headers=_merge(_JSON_HEADERS, req.headers)
+                req.method, req.url, headers=_merge(_JSON_HEADERS, req.headers), **req.body_kwargs()
             )
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, req.url) from exc
         return self._check(response)
 
     @contextlib.contextmanager
-    def stream_lines(self, req: HttpRequest) -> Iterator[Iterator[str]]:
-        """Open a streamed response and yield an iterator of its text lines."""
+    def stream_chunks(self, req: HttpRequest) -> Iterator[Iterator[Any]]:
+        """Open a streamed response; yield an iterator of its text lines (or raw byte
+        chunks when `req.binary_stream`). An error status is raised before any chunk."""
         try:
             with self.client.stream(
-                req.method, req.url, json=req.json, headers=_merge(_SSE_HEADERS, req.headers)
+                req.method, req.url, headers=_merge(_SSE_HEADERS, req.headers), **req.body_kwargs()
             ) as response:
                 if response.status_code >= 300:
                     response.read()
                     raise self._status_error(
                         response.status_code, response.headers, response.content
                     )
-                yield self._guard(response.iter_lines(), req.url)
+                chunks = response.iter_bytes() if req.binary_stream else response.iter_lines()
+                yield self._guard(chunks, req.url)
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, req.url) from exc
 
     @contextlib.asynccontextmanager
-    async def astream_lines(self, req: HttpRequest) -> AsyncIterator[AsyncIterator[str]]:
+    async def astream_chunks(self, req: HttpRequest) -> AsyncIterator[AsyncIterator[Any]]:
         try:
             async with self.aclient.stream(
-                req.method, req.url, json=req.json, headers=_merge(_SSE_HEADERS, req.headers)
+                req.method, req.url, headers=_merge(_SSE_HEADERS, req.headers), **req.body_kwargs()
             ) as response:
                 if response.status_code >= 300:
                     await response.aread()
                     raise self._status_error(
                         response.status_code, response.headers, response.content
                     )
-                yield self._aguard(response.aiter_lines(), req.url)
+                chunks = response.aiter_bytes() if req.binary_stream else response.aiter_lines()
+                yield self._aguard(chunks, req.url)
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, req.url) from exc
 
-    def _guard(self, lines: Iterator[str], url: str) -> Iterator[str]:
+    def _guard(self, lines: Iterator[Any], url: str) -> Iterator[Any]:
         try:
             yield from lines
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, url) from exc
 
-    async def _aguard(self, lines: AsyncIterator[str], url: str) -> AsyncIterator[str]:
+    async def _aguard(self, lines: AsyncIterator[Any], url: str) -> AsyncIterator[Any]:
         try:
             async for line in lines:
                 yield line

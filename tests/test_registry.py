@@ -222,7 +222,7 @@ def test_list_providers_marks_the_not_yet_available_rows() -> None:
     info = {p.name: p for p in list_providers()}
     assert info["groq"].available
     assert info["openrouter"].available
-    for name in ("anthropic", "gemini", "bedrock", "ollama", "claude-code", "copilot"):
+    for name in ("openai-codex", "claude-code", "gemini-cli", "kilocli", "copilot"):
         assert not info[name].available
 
 

@@ -11,7 +11,8 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from ..errors import InvalidResponse, ProviderError, classify_http_error
 from ..transport import HttpRequest
@@ -32,7 +33,18 @@ from ..types import (
 from .prompt_tools import parse_tool_calls, render_prompt_guided
 from .think import TagSplitter, split_think
 
-__all__ = ["ChatSettings", "ChatStreamParser", "OpenAIChat", "chat_url", "is_reasoning_model"]
+if TYPE_CHECKING:
+    from ..factory import ProviderRuntimeOptions
+    from ..registry import Resolved
+
+__all__ = [
+    "ChatSettings",
+    "ChatStreamParser",
+    "OpenAIChat",
+    "build",
+    "chat_url",
+    "is_reasoning_model",
+]
 
 log = logging.getLogger("construct")
 
@@ -510,4 +522,30 @@ def _usage(raw: Any) -> Usage | None:
         input_tokens=raw.get("prompt_tokens"),
         output_tokens=raw.get("completion_tokens"),
         cached_input_tokens=cached,
+    )
+
+
+def _is_zai_host(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return host == "z.ai" or host.endswith(".z.ai")
+
+
+def build(resolved: Resolved, opts: ProviderRuntimeOptions) -> OpenAIChat:
+    """The dialect configured for one registry row and its runtime options."""
+    spec = resolved.spec
+    return OpenAIChat(
+        ChatSettings(
+            provider=spec.name,
+            display_name=spec.display_name,
+            url=chat_url(resolved.base_url, opts.api_path),
+            models_url=models_url(resolved.base_url),
+            native_tools=spec.native_tools,
+            merge_system=spec.merge_system or opts.merge_system_into_user,
+            max_tokens_field=spec.max_tokens_field,
+            default_max_tokens=opts.provider_max_tokens,
+            reasoning_effort=(opts.reasoning_effort or "").strip().lower() or None,
+            openai_sampling=spec.name == "openai",
+            tool_stream=spec.tool_stream and _is_zai_host(resolved.base_url),
+            stream_usage=spec.stream_usage,
+        )
     )

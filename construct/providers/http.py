@@ -23,7 +23,7 @@ from ..errors import (
 )
 from ..registry import Resolved, key_env_vars
 from ..secrets import Secret, mask
-from ..transport import HttpRequest, HttpResponse, SSEDecoder, Transport
+from ..transport import HttpRequest, HttpResponse, Transport, framer_for
 from ..types import ChatRequest, ChatResponse, ModelEntry, ProviderCapabilities, StreamEvent
 from .base import Provider
 
@@ -57,25 +57,28 @@ def _auth_headers(auth: str, key: Secret | None) -> dict[str, str]:
 class _StreamRun:
     """The I/O-free half of streaming: lines in, events out, failures classified (L8)."""
 
-    __slots__ = ("decoder", "delivered", "parser", "provider")
+    __slots__ = ("delivered", "framer", "parser", "provider")
 
-    def __init__(self, parser: Any, provider: HttpProvider) -> None:
+    def __init__(self, parser: Any, framer: Any, provider: HttpProvider) -> None:
         self.parser = parser
+        self.framer = framer
         self.provider = provider
-        self.decoder = SSEDecoder()
         self.delivered = False
 
-    def line(self, line: str) -> list[StreamEvent]:
-        event = self.decoder.feed(line)
-        if event is None:
-            return []
-        events = self.parser.feed(event[1])
+    def chunk(self, chunk: Any) -> list[StreamEvent]:
+        """Events for one line (or byte chunk) of the response."""
+        return self._payloads(self.framer.feed(chunk))
+
+    def _payloads(self, payloads: list[Any]) -> list[StreamEvent]:
+        events: list[StreamEvent] = []
+        for payload in payloads:
+            events += self.parser.feed(payload)
         if events:
             self.delivered = True
         return events
 
     def end(self) -> list[StreamEvent]:
-        events = self.line("")
+        events = self._payloads(self.framer.flush())
         if not self.parser.complete:
             raise self.failed(
                 TransientError(
@@ -154,6 +157,9 @@ class HttpProvider(Provider):
                 provider=self.name,
             )
         # Built per call, not kept: a dict holding the raw key would show it in vars().
+        auth_headers = getattr(self._dialect, "auth_headers", None)
+        if auth_headers is not None:
+            return auth_headers(self._key.reveal() if self._key else None)
         return _auth_headers(self.spec.auth, self._key)
 
     def _request(
@@ -166,9 +172,17 @@ class HttpProvider(Provider):
     ) -> HttpRequest:
         if not isinstance(request, ChatRequest):
             raise TypeError(f"request must be a ChatRequest, got {type(request).__name__}")
-        return (dialect or self._dialect).chat_request(
+        req = (dialect or self._dialect).chat_request(
             request, model, temperature, stream, self._headers()
         )
+        return self._signed(req)
+
+    def _signed(self, req: HttpRequest) -> HttpRequest:
+        """Dialects whose auth covers the request itself (SigV4) sign it last."""
+        sign = getattr(self._dialect, "sign", None)
+        if sign is not None:
+            sign(req, self._key.reveal() if self._key else None)
+        return req
 
     def _model(self, model: str | None) -> str:
         model = (model or self.default_model or "").strip()
@@ -195,7 +209,13 @@ class HttpProvider(Provider):
     ) -> tuple[Any, float | None] | None:
         """A second, different attempt after a 400 that names what the model refused."""
         body = exc.body or exc.message
-        if request.tools and self.spec.native_tools and re.search(_TOOLS_REFUSED, body):
+        guided = getattr(self._dialect, "settings", None)
+        if (
+            request.tools
+            and self.spec.native_tools
+            and hasattr(guided, "native_tools")
+            and re.search(_TOOLS_REFUSED, body)
+        ):
             if self._guided_dialect is None:
                 settings = replace(self._dialect.settings, native_tools=False)
                 self._guided_dialect = type(self._dialect)(settings)
@@ -244,13 +264,18 @@ class HttpProvider(Provider):
         # Built eagerly so a missing key or model fails at the call, not at first next().
         model = self._model(model)
         req = self._request(request, model, self._temperature(temperature), True)
-        return self._stream(req, _StreamRun(self._dialect.stream_parser(request, model), self))
+        return self._stream(req, self._run(request, model))
+
+    def _run(self, request: ChatRequest, model: str) -> _StreamRun:
+        d = self._dialect
+        framer = d.new_framer() if hasattr(d, "new_framer") else framer_for(d.framing)
+        return _StreamRun(d.stream_parser(request, model), framer, self)
 
     def _stream(self, req: HttpRequest, run: _StreamRun) -> Iterator[StreamEvent]:
         try:
-            with self._transport.stream_lines(req) as lines:
-                for line in lines:
-                    yield from run.line(line)
+            with self._transport.stream_chunks(req) as chunks:
+                for chunk in chunks:
+                    yield from run.chunk(chunk)
             yield from run.end()
         except ProviderError as exc:
             failure = run.failed(exc)
@@ -263,13 +288,13 @@ class HttpProvider(Provider):
     ) -> AsyncIterator[StreamEvent]:
         model = self._model(model)
         req = self._request(request, model, self._temperature(temperature), True)
-        return self._astream(req, _StreamRun(self._dialect.stream_parser(request, model), self))
+        return self._astream(req, self._run(request, model))
 
     async def _astream(self, req: HttpRequest, run: _StreamRun) -> AsyncIterator[StreamEvent]:
         try:
-            async with self._transport.astream_lines(req) as lines:
-                async for line in lines:
-                    for event in run.line(line):
+            async with self._transport.astream_chunks(req) as chunks:
+                async for chunk in chunks:
+                    for event in run.chunk(chunk):
                         yield event
             for event in run.end():
                 yield event
@@ -282,12 +307,15 @@ class HttpProvider(Provider):
     # -- models and lifecycle ---------------------------------------------------------
 
     def list_models(self) -> list[ModelEntry]:
-        response = self._transport.send(self._dialect.models_request(self._headers()))
+        response = self._transport.send(self._models_request())
         return self._dialect.parse_models(self._models_json(response))
 
     async def alist_models(self) -> list[ModelEntry]:
-        response = await self._transport.asend(self._dialect.models_request(self._headers()))
+        response = await self._transport.asend(self._models_request())
         return self._dialect.parse_models(self._models_json(response))
+
+    def _models_request(self) -> HttpRequest:
+        return self._signed(self._dialect.models_request(self._headers()))
 
     def _models_json(self, response: HttpResponse) -> Any:
         try:

@@ -32,7 +32,7 @@ def test_list_marks_unavailable_rows_and_the_builtin_default(cli):
     rows = table_rows(result.stdout)
     assert rows["openrouter"].startswith("*")
     assert rows["openrouter"].rstrip().endswith("ready")
-    assert rows["anthropic"].rstrip().endswith("not yet")
+    assert rows["copilot"].rstrip().endswith("not yet")
     assert "built-in default" in result.stdout
 
 
@@ -139,10 +139,10 @@ def test_show_a_family_name_resolves_its_region(cli):
 
 
 def test_show_says_why_a_provider_is_not_available(cli):
-    data = json.loads(cli("providers", "show", "anthropic", "--json").stdout)
+    data = json.loads(cli("providers", "show", "copilot", "--json").stdout)
     assert data["available"] is False
     assert data["unavailable_reason"]
-    assert "not yet:" in cli("providers", "show", "anthropic").stdout
+    assert "not yet:" in cli("providers", "show", "copilot").stdout
 
 
 def test_show_unknown_exits_2_with_one_line(cli):
