@@ -149,8 +149,11 @@ class Transport:
         connect_timeout_s: float = 10.0,
         headers: Mapping[str, str] | None = None,
         key_env: Sequence[str] = (),
+        connect_hint: str | None = None,
     ) -> None:
         self.provider = provider
+        # What to do when the server cannot be reached (a local server: how to start it).
+        self.connect_hint = connect_hint
         self.display_name = display_name
         self.key_env = tuple(key_env)
         self._timeout = httpx.Timeout(timeout_s, connect=connect_timeout_s)
@@ -200,7 +203,9 @@ class Transport:
             advice = "Retry, or raise provider_timeout_secs for slow models."
         elif isinstance(exc, httpx.ConnectError):
             what = "could not connect"
-            advice = "Check the network and the base URL; for a local server, check it is running."
+            advice = self.connect_hint or (
+                "Check the network and the base URL; for a local server, check it is running."
+            )
         else:
             what = "connection failed"
             advice = "The connection dropped; retry shortly."

@@ -134,6 +134,7 @@ class HttpProvider(Provider):
             connect_timeout_s=connect_timeout_s,
             headers=headers,
             key_env=key_env_vars(resolved),
+            connect_hint=getattr(dialect, "connect_hint", None),
         )
 
     def __repr__(self) -> str:
