@@ -8,6 +8,8 @@ Redirects are never followed: a 3xx to another host would carry the key there.
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,8 +26,26 @@ __all__ = [
     "SSEDecoder",
     "SSEFramer",
     "Transport",
+    "deadline",
     "framer_for",
 ]
+
+# A call-wide deadline (time.monotonic() value) set by ReliableProvider's
+# total_timeout_s: every request made under it gets at most the time that is left.
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "construct_deadline", default=None
+)
+
+
+@contextlib.contextmanager
+def deadline(at: float | None) -> Iterator[None]:
+    """Run the block with requests bounded by the monotonic time `at` (None: no bound)."""
+    token = _deadline.set(at)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
 
 _JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 _SSE_HEADERS = {"Content-Type": "application/json", "Accept": "text/event-stream"}
@@ -194,6 +214,27 @@ class Transport:
             self._aclient = None
         self.close()
 
+    def _bounded(self, req: HttpRequest) -> dict[str, Any]:
+        """Keyword arguments for httpx: the body, and a timeout cut to the deadline."""
+        kwargs = req.body_kwargs()
+        at = _deadline.get()
+        if at is not None:
+            left = at - time.monotonic()
+            if left <= 0:
+                raise TransientError(
+                    f"{self.display_name}: the call's time budget (total_timeout_s) ran out "
+                    "before this request could be sent.",
+                    provider=self.provider,
+                )
+            t = self._timeout
+            kwargs["timeout"] = httpx.Timeout(
+                min(t.read or left, left),
+                connect=min(t.connect or left, left),
+                write=min(t.write or left, left),
+                pool=min(t.pool or left, left),
+            )
+        return kwargs
+
     # -- errors ------------------------------------------------------------
 
     def _transport_error(self, exc: Exception, url: str) -> ProviderError:
@@ -239,17 +280,18 @@ class Transport:
 
     def send(self, req: HttpRequest) -> HttpResponse:
         try:
-            response = self.client.request(
-                req.method, req.url, headers=_merge(_JSON_HEADERS, req.headers), **req.body_kwargs()
-            )
+            headers = _merge(_JSON_HEADERS, req.headers)
+            kwargs = self._bounded(req)
+            response = self.client.request(req.method, req.url, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, req.url) from exc
         return self._check(response)
 
     async def asend(self, req: HttpRequest) -> HttpResponse:
         try:
+            headers = _merge(_JSON_HEADERS, req.headers)
             response = await self.aclient.request(
-                req.method, req.url, headers=_merge(_JSON_HEADERS, req.headers), **req.body_kwargs()
+                req.method, req.url, headers=headers, **self._bounded(req)
             )
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, req.url) from exc
@@ -261,7 +303,7 @@ class Transport:
         chunks when `req.binary_stream`). An error status is raised before any chunk."""
         try:
             with self.client.stream(
-                req.method, req.url, headers=_merge(_SSE_HEADERS, req.headers), **req.body_kwargs()
+                req.method, req.url, headers=_merge(_SSE_HEADERS, req.headers), **self._bounded(req)
             ) as response:
                 if response.status_code >= 300:
                     response.read()
@@ -277,7 +319,7 @@ class Transport:
     async def astream_chunks(self, req: HttpRequest) -> AsyncIterator[AsyncIterator[Any]]:
         try:
             async with self.aclient.stream(
-                req.method, req.url, headers=_merge(_SSE_HEADERS, req.headers), **req.body_kwargs()
+                req.method, req.url, headers=_merge(_SSE_HEADERS, req.headers), **self._bounded(req)
             ) as response:
                 if response.status_code >= 300:
                     await response.aread()

@@ -7,6 +7,7 @@ parses, `_StreamRun` drives a stream; `chat` and `achat` differ in one `await`.
 from __future__ import annotations
 
 import contextlib
+import copy
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
@@ -144,6 +145,17 @@ class HttpProvider(Provider):
     def capabilities(self) -> ProviderCapabilities:
         s = self.spec
         return ProviderCapabilities(s.native_tools, s.vision, s.prompt_caching, s.streaming)
+
+    @property
+    def key(self) -> Secret | None:
+        return self._key
+
+    def with_key(self, key: Secret | str) -> HttpProvider:
+        """The same provider with another key, sharing this one's connection pool (L4)."""
+        clone = copy.copy(self)
+        clone._key = key if isinstance(key, Secret) else Secret(key)
+        clone.key_source = "rotation"
+        return clone
 
     # -- building --------------------------------------------------------------
 
