@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     AllProvidersFailed,
+    AllProvidersRateLimited,
     AuthError,
     ConfigError,
     ConstructError,
@@ -37,6 +38,10 @@ from .factory import (
     create_provider_from_config,
     create_provider_with_options,
     create_provider_with_url,
+    create_resilient_provider,
+    create_resilient_provider_with_options,
+    create_routed_provider,
+    create_routed_provider_with_options,
 )
 from .providers.base import Provider
 from .registry import ProviderInfo, list_providers
@@ -59,6 +64,7 @@ from .types import (
 
 if TYPE_CHECKING:
     from .config import Config, ModelRoute, ReliabilityConfig, load_config
+    from .resilience import ReliableProvider, RouterProvider
 
 __version__ = "0.1.0"
 
@@ -68,6 +74,8 @@ _LAZY = {
     "ModelRoute": "construct.config",
     "ReliabilityConfig": "construct.config",
     "load_config": "construct.config",
+    "ReliableProvider": "construct.resilience",
+    "RouterProvider": "construct.resilience",
 }
 
 
@@ -82,6 +90,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AllProvidersFailed",
+    "AllProvidersRateLimited",
     "AuthError",
     "ChatMessage",
     "ChatRequest",
@@ -106,6 +115,8 @@ __all__ = [
     "QuotaExhausted",
     "RateLimited",
     "ReliabilityConfig",
+    "ReliableProvider",
+    "RouterProvider",
     "StreamEvent",
     "StreamInterrupted",
     "TextPart",
@@ -119,6 +130,10 @@ __all__ = [
     "create_provider_from_config",
     "create_provider_with_options",
     "create_provider_with_url",
+    "create_resilient_provider",
+    "create_resilient_provider_with_options",
+    "create_routed_provider",
+    "create_routed_provider_with_options",
     "list_providers",
     "load_config",
     "sanitize_api_error",

@@ -440,14 +440,6 @@ def _walk_strings(value: Any, loc: Loc = ()) -> Iterator[tuple[Loc, str]]:
         yield loc, value
 
 
-def _split_profile(name: str) -> str:
-    """The provider part of `provider:profile` (reference `parse_provider_profile`)."""
-    if name.strip().lower().startswith(("custom:", "anthropic-custom:")):
-        return name
-    provider, sep, profile = name.partition(":")
-    return provider if sep and profile else name
-
-
 def _provider_names(data: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
     if isinstance(data.get("default_provider"), str):
         yield ("default_provider",), data["default_provider"]
@@ -455,7 +447,7 @@ def _provider_names(data: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
     fallbacks = reliability.get("fallback_providers") if isinstance(reliability, dict) else None
     for i, name in enumerate(fallbacks if isinstance(fallbacks, list) else []):
         if isinstance(name, str):
-            yield ("reliability", "fallback_providers", i), _split_profile(name)
+            yield ("reliability", "fallback_providers", i), registry.split_profile(name)[0]
     for i, route in enumerate(_routes(data)):
         if isinstance(route.get("provider"), str):
             yield ("model_routes", i, "provider"), route["provider"]

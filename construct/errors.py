@@ -15,6 +15,7 @@
         ├── StreamInterrupted        a stream broke after its first event (.partial_text)
         ├── ProviderCapabilityError  the provider cannot do what was asked
         └── AllProvidersFailed       every provider and model of a chain failed (.attempts)
+            └── AllProvidersRateLimited  ... all by rate limits; also a RateLimited (.retry_after)
 
 Messages say what went wrong and what to do, and are scrubbed of secrets when
 the exception is built, so no key reaches a traceback, a log or the CLI.
@@ -32,6 +33,7 @@ from .secrets import sanitize_api_error, scrub_secret_patterns
 
 __all__ = [
     "AllProvidersFailed",
+    "AllProvidersRateLimited",
     "AuthError",
     "ConfigError",
     "ConstructError",
@@ -181,6 +183,14 @@ class AllProvidersFailed(ProviderError):
         self.retry_after = kwargs.get("retry_after")
         self.body = None
         self.attempts = list(attempts)
+
+
+class AllProvidersRateLimited(AllProvidersFailed, RateLimited):
+    """Every attempt was rate limited; `retry_after` is the soonest any of them may succeed.
+
+    Caught by `except AllProvidersFailed` and by `except RateLimited` alike (L3)."""
+
+    is_retryable = True
 
 
 # Reference §3.3: texts providers use when the prompt is too long.

@@ -9,8 +9,9 @@ variables would supply one. A key that plainly belongs to another vendor is a
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ from .dialects import openai_chat
 from .errors import ConfigError
 from .providers.base import Provider
 from .providers.http import HttpProvider, UnavailableProvider
-from .registry import Resolved, apply_api_url, fill_url, key_from_env, resolve
+from .registry import Resolved, apply_api_url, fill_url, key_from_env, resolve, split_profile
 from .secrets import Secret, mask
 
 if TYPE_CHECKING:
@@ -31,7 +32,13 @@ __all__ = [
     "create_provider_from_config",
     "create_provider_with_options",
     "create_provider_with_url",
+    "create_resilient_provider",
+    "create_resilient_provider_with_options",
+    "create_routed_provider",
+    "create_routed_provider_with_options",
 ]
+
+log = logging.getLogger("construct")
 
 # K3: who a key most likely belongs to, by its prefix; first match wins.
 _KEY_OWNERS = (
@@ -243,11 +250,174 @@ def options_from_config(config: Config) -> ProviderRuntimeOptions:
     )
 
 
+def _reliability(reliability: Any) -> Any:
+    from .config import ReliabilityConfig
+
+    if reliability is None:
+        return ReliabilityConfig()
+    if isinstance(reliability, ReliabilityConfig):
+        return reliability
+    if isinstance(reliability, Mapping):
+        from pydantic import ValidationError
+
+        from .config import ConfigValidationError, _describe
+
+        try:
+            return ReliabilityConfig.model_validate(dict(reliability))
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False)
+        # Raised outside the except: a pydantic error echoes its input, keys included.
+        problems = []
+        for error in errors:
+            loc = ("reliability", *error["loc"])
+            path = ".".join(str(part) for part in loc)
+            problems.append(f"{path}: {_describe(error, loc)}")
+        raise ConfigValidationError(problems)
+    raise ConfigError(
+        f"reliability must be a ReliabilityConfig or a dict, got {type(reliability).__name__}"
+    )
+
+
+# Header names that carry credentials: a fallback provider must not receive the primary's.
+_CREDENTIAL_HEADER = re.compile(r"(?i)auth|key|token|secret|cookie|password")
+
+
+def _fallback_options(opts: ProviderRuntimeOptions, profile: str | None) -> ProviderRuntimeOptions:
+    """The primary's options minus what belongs to the primary alone (L1: api_url, credentials)."""
+    headers = {k: v for k, v in opts.extra_headers.items() if not _CREDENTIAL_HEADER.search(k)}
+    return replace(
+        opts,
+        provider_api_url=None,
+        api_path=None,
+        extra_headers=headers,
+        auth_profile_override=profile or opts.auth_profile_override,
+    )
+
+
+def create_resilient_provider_with_options(
+    primary: str,
+    api_key: str | Secret | None = None,
+    api_url: str | None = None,
+    reliability: Any = None,
+    options: ProviderRuntimeOptions | Mapping[str, Any] | None = None,
+) -> Provider:
+    """`primary` wrapped in a ReliableProvider with the fallbacks `reliability` names (L1-L10)."""
+    from .resilience import ReliableProvider
+
+    rel = _reliability(reliability)
+    opts = ProviderRuntimeOptions.coerce(options)
+    if api_url:
+        opts = replace(opts, provider_api_url=api_url)
+    chain: list[tuple[str, Provider]] = [
+        (primary, create_provider_with_options(primary, api_key, opts))
+    ]
+    seen = {primary.strip().lower()}
+    for entry in rel.fallback_providers:
+        if entry.strip().lower() in seen:
+            log.warning("Skipping duplicate fallback provider %r", entry)
+            continue
+        seen.add(entry.strip().lower())
+        name, profile = split_profile(entry)
+        try:
+            provider = create_provider_with_options(name, None, _fallback_options(opts, profile))
+        except ConfigError as exc:
+            log.warning("Ignoring fallback provider %r that cannot be built: %s", entry, exc)
+            continue
+        chain.append((entry, provider))
+    return ReliableProvider(
+        chain,
+        retries=rel.provider_retries,
+        backoff_ms=rel.provider_backoff_ms,
+        api_keys=rel.api_keys,
+        model_fallbacks=rel.model_fallbacks,
+        backoff_jitter=rel.backoff_jitter,
+        max_retry_after_s=rel.max_retry_after_s,
+        total_timeout_s=rel.total_timeout_s,
+        circuit_breaker_threshold=rel.circuit_breaker_threshold,
+        circuit_breaker_cooldown_s=rel.circuit_breaker_cooldown_s,
+    )
+
+
+def create_resilient_provider(
+    primary: str,
+    api_key: str | Secret | None = None,
+    api_url: str | None = None,
+    reliability: Any = None,
+) -> Provider:
+    return create_resilient_provider_with_options(primary, api_key, api_url, reliability)
+
+
+def create_routed_provider_with_options(
+    primary: str,
+    api_key: str | Secret | None = None,
+    api_url: str | None = None,
+    reliability: Any = None,
+    model_routes: Sequence[Any] = (),
+    default_model: str | None = None,
+    options: ProviderRuntimeOptions | Mapping[str, Any] | None = None,
+) -> Provider:
+    """A RouterProvider over full ReliableProviders, one per provider the routes name (T1-T4).
+
+    Without routes it is the reliable provider alone."""
+    from .resilience import RouterProvider
+    from .resilience.router import _route
+
+    opts = ProviderRuntimeOptions.coerce(options)
+    if default_model:
+        opts = replace(opts, default_model=default_model)
+    routes = [_route(r) for r in model_routes]
+    route_keys = {
+        r.provider: getattr(raw, "api_key", None)
+        or (raw.get("api_key") if isinstance(raw, Mapping) else None)
+        for r, raw in zip(routes, model_routes, strict=True)
+    }
+    if not routes:
+        return create_resilient_provider_with_options(primary, api_key, api_url, reliability, opts)
+    names = list(dict.fromkeys([primary, *(r.provider for r in routes)]))
+    built: list[tuple[str, Provider]] = []
+    for name in names:
+        key = route_keys.get(name) or (api_key if name == primary else None)
+        if name == primary:
+            provider = create_resilient_provider_with_options(name, key, api_url, reliability, opts)
+        else:
+            try:
+                provider = create_resilient_provider_with_options(
+                    name, key, None, reliability, _fallback_options(opts, None)
+                )
+            except ConfigError as exc:
+                log.warning("Ignoring routed provider %r that cannot be built: %s", name, exc)
+                continue
+        built.append((name, provider))
+    usable = {name for name, _ in built}
+    kept = [r for r in routes if r.provider in usable]
+    return RouterProvider(built, kept, default_index=0)
+
+
+def create_routed_provider(
+    primary: str,
+    api_key: str | Secret | None = None,
+    api_url: str | None = None,
+    reliability: Any = None,
+    model_routes: Sequence[Any] = (),
+    default_model: str | None = None,
+) -> Provider:
+    return create_routed_provider_with_options(
+        primary, api_key, api_url, reliability, model_routes, default_model
+    )
+
+
 def create_provider_from_config(config: Config | None = None) -> Provider:
-    """The provider `config.toml` describes (`load_config()` when no config is given)."""
+    """The routed, reliable provider `config.toml` describes (`load_config()` when none given)."""
     if config is None:
         from .config import load_config
 
         config = load_config()
-    name = config.default_provider or "openrouter"
-    return create_provider_with_options(name, config.api_key, options_from_config(config))
+    return create_routed_provider_with_options(
+        config.default_provider or "openrouter",
+        config.api_key,
+        config.api_url,
+        config.reliability,
+        config.model_routes,
+        config.default_model,
+        options_from_config(config),
+    )

@@ -239,15 +239,21 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         native_tools=False,
         key_prefix="KEY-",
     ),
+    # The endpoint comes from AZURE_OPENAI_RESOURCE / AZURE_OPENAI_ENDPOINT or api_url, the
+    # deployment and API version per call (construct/dialects/azure_openai.py). No key is
+    # fine when AZURE_OPENAI_AD_TOKEN holds an Entra ID token; the dialect says what is missing.
     ProviderSpec(
         "azure_openai",
         "Azure OpenAI",
-        "https://my-resource.openai.azure.com/openai/deployments/gpt-4o",
+        "https://{resource}.openai.azure.com",
         dialect="azure_openai",
         auth="api-key",
         key_env=("AZURE_OPENAI_API_KEY",),
         aliases=("azure-openai", "azure"),
         vision=True,
+        key_required=False,
+        max_tokens_field="max_completion_tokens",
+        docs_url="https://learn.microsoft.com/azure/ai-foundry/openai/reference",
     ),
     ProviderSpec(
         "ollama",
@@ -871,6 +877,14 @@ def fill_url(url: str, environ: Mapping[str, str] | None = None) -> tuple[str, l
         else:
             missing.append(var)
     return url, missing
+
+
+def split_profile(name: str) -> tuple[str, str | None]:
+    """`provider:profile` -> (provider, profile); URL forms and `name:` stay whole (ref §3.1)."""
+    if name.strip().lower().startswith(("custom:", "anthropic-custom:")):
+        return name, None
+    provider, sep, profile = name.partition(":")
+    return (provider, profile) if sep and profile else (name, None)
 
 
 def apply_api_url(resolved: Resolved, api_url: str | None) -> Resolved:

@@ -172,8 +172,14 @@ def test_full_example(load) -> None:
     provider = create_provider_from_config(config)
     assert provider.name == "openai"
     assert provider.default_model == "gpt-4o"
-    assert provider.key_source == "explicit"
-    assert "sk-openai-primary" not in repr(provider)
+    # The config builds the reliable chain: primary first, then the fallbacks in order.
+    chain = provider.providers
+    assert [name for name, _ in chain] == ["openai", "anthropic", "groq", "openrouter"]
+    primary = chain[0][1]
+    assert primary.key_source == "explicit"
+    # L1: fallbacks never get the primary's explicit key.
+    assert all(p.key_source != "explicit" for _, p in chain[1:])
+    assert "sk-openai-primary" not in repr(provider) + repr(primary)
 
 
 def test_local_first_with_cloud_fallbacks(load) -> None:

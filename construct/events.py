@@ -1,0 +1,80 @@
+"""What the resilience layer is doing, for logs and metrics.
+
+Every attempt, retry (with its wait and why), key rotation (the key shown by its
+last four characters only), fallback and circuit state change is an `Event`. It
+goes to the standard `logging` logger named `construct` and to every callback
+registered with `subscribe`:
+
+    import construct.events
+    unsubscribe = construct.events.subscribe(lambda e: print(e.kind, e.message))
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .secrets import scrub_secret_patterns
+
+__all__ = ["Event", "EventKind", "emit", "subscribe"]
+
+log = logging.getLogger("construct")
+
+EventKind = Literal["attempt", "retry", "key_rotation", "fallback", "circuit", "success", "failure"]
+_LEVELS = {
+    "attempt": logging.DEBUG,
+    "retry": logging.INFO,
+    "key_rotation": logging.INFO,
+    "fallback": logging.WARNING,
+    "circuit": logging.WARNING,
+    "success": logging.DEBUG,
+    "failure": logging.WARNING,
+}
+
+_listeners: list[Callable[[Event], None]] = []
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: EventKind
+    message: str
+    provider: str | None = None
+    model: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+def subscribe(callback: Callable[[Event], None]) -> Callable[[], None]:
+    """Call `callback` with every event; returns a function that unsubscribes it."""
+    with _lock:
+        _listeners.append(callback)
+
+    def unsubscribe() -> None:
+        with _lock:
+            if callback in _listeners:
+                _listeners.remove(callback)
+
+    return unsubscribe
+
+
+def emit(
+    kind: EventKind,
+    message: str,
+    *,
+    provider: str | None = None,
+    model: str | None = None,
+    **data: Any,
+) -> None:
+    level = _LEVELS[kind]
+    if not _listeners and not log.isEnabledFor(level):
+        return
+    event = Event(kind, scrub_secret_patterns(message), provider, model, data)
+    log.log(level, "%s: %s", kind, event.message)
+    for callback in list(_listeners):
+        try:
+            callback(event)
+        except Exception:  # a broken listener must not break the call it observes
+            log.exception("construct event listener failed")
