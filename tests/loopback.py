@@ -22,6 +22,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.monotonic)  # when the server had read it
 
     def json(self):
         return json.loads(self.body)
@@ -118,3 +119,18 @@ class LoopbackServer:
                 time.sleep(reply.pause)
         conn.sendall(b"0\r\n\r\n")
         return True
+
+
+class Script:
+    """Replies handed out in order, the last one repeated: `LoopbackServer(Script(a, b, c))`."""
+
+    def __init__(self, *replies: Reply | Callable[[Request], Reply]) -> None:
+        self.replies = list(replies)
+        self.index = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, request: Request) -> Reply:
+        with self.lock:
+            reply = self.replies[min(self.index, len(self.replies) - 1)]
+            self.index += 1
+        return reply(request) if callable(reply) else reply
