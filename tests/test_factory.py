@@ -126,7 +126,7 @@ def test_available_rows_are_http_providers(name: str) -> None:
     assert isinstance(create_provider(name, KEY), HttpProvider)
 
 
-@pytest.mark.parametrize("name", [*PENDING_ROWS, "anthropic-custom:https://claude.example.test"])
+@pytest.mark.parametrize("name", PENDING_ROWS)
 def test_pending_rows_construct_and_refuse_calls(name: str) -> None:
     provider = create_provider(name, KEY)
     assert isinstance(provider, UnavailableProvider)
