@@ -235,6 +235,12 @@ class HttpProvider(Provider):
             return self._guided_dialect, temperature
         if temperature is not None and re.search(_SAMPLING_REFUSED, body):
             return self._dialect, None
+        # Ollama: models without a thinking mode refuse `think` (reference §8.5).
+        without = getattr(self._dialect, "without_thinking", None)
+        if without is not None and re.search(r"(?i)does not support thinking", body):
+            again = without()
+            if again is not None:
+                return again, temperature
         return None
 
     # -- chat --------------------------------------------------------------------

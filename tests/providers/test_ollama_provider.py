@@ -48,7 +48,7 @@ CHAT = "http://localhost:11434/api/chat"
 TAGS = "http://localhost:11434/api/tags"
 KEY = "ollama-test-key-0123456789abcdef"
 # A 1x1 PNG.
-PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="  # noqa: E501
 WEATHER = ToolSpec(
     "get_weather",
     "Current weather for a city",
@@ -235,10 +235,6 @@ def test_a_model_without_tools_gets_them_in_the_prompt(use_async):
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs an HttpProvider hook: a 400 'does not support thinking' re-sent without think",
-)
 def test_think_refused_is_resent_once_without_it():
     with respx.mock() as mock:
         route = mock.post(CHAT).mock(
