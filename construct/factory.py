@@ -209,12 +209,14 @@ def create_provider_with_options(
     overridden = {name.lower() for name in opts.extra_headers}
     headers = {k: v for k, v in resolved.headers if k.lower() not in overridden}
     headers.update(opts.extra_headers)
+    dialect = _build_dialect(resolved, opts)
     provider = HttpProvider(
         resolved,
-        _build_dialect(resolved, opts),
+        dialect,
         key=key,
         key_source=source,
-        timeout_s=opts.provider_timeout_secs or 120.0,
+        # A dialect may know its backend is slower (a local Ollama loading a model: 300 s).
+        timeout_s=opts.provider_timeout_secs or getattr(dialect, "default_timeout_s", 120.0),
         connect_timeout_s=opts.connect_timeout_secs,
         headers=headers,
         problem=problem,

@@ -171,6 +171,8 @@ class Ollama:
     """The Ollama native-API dialect, configured for one endpoint."""
 
     framing = "ndjson"
+    # A local server may load a model from disk before it answers (reference §8.5: 300 s).
+    default_timeout_s = 300.0
 
     def __init__(self, settings: OllamaSettings) -> None:
         self.settings = settings

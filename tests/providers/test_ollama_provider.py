@@ -493,3 +493,11 @@ def test_the_doc_extra_example_builds_a_valid_body():
     _, body = _sent(route)
     assert body["options"] == {"num_ctx": 16384}
     assert body["think"] == "high" and body["keep_alive"] == "10m"
+
+
+def test_ollama_waits_longer_than_cloud_apis_by_default():
+    # Loading a model from disk can take minutes; the option still wins.
+    assert create_provider("ollama")._transport._timeout.read == 300.0
+    options = ProviderRuntimeOptions(provider_timeout_secs=30)
+    assert create_provider_with_options("ollama", None, options)._transport._timeout.read == 30.0
+    assert create_provider("groq", "k-1234567890")._transport._timeout.read == 120.0
