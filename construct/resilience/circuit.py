@@ -3,6 +3,8 @@
 After `threshold` consecutive failures the circuit opens: the provider is
 skipped, without a request, for `cooldown_s`. Then one trial call goes through
 (half-open); success closes the circuit, failure opens it for another cooldown.
+A trial that is never reported (a cancelled task, an abandoned stream) expires
+after a cooldown, so a lost trial cannot keep the circuit half-open for good.
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ class CircuitBreaker:
         self._opened_at = 0.0
         self._state: State = "closed"
         self._trial_out = False
-        self._lock = threading.Lock()
+        self._trial_at = 0.0
+        # Reentrant: `on_change` runs under the lock, and a listener may read `state`.
+        self._lock = threading.RLock()
 
     @property
     def state(self) -> State:
@@ -57,10 +61,18 @@ class CircuitBreaker:
             state = self._current()
             if state == "closed":
                 return True
-            if state == "half_open" and not self._trial_out:
-                self._trial_out = True
+            now = self._clock()
+            if state == "half_open" and (
+                not self._trial_out or now - self._trial_at >= self.cooldown_s
+            ):
+                self._trial_out, self._trial_at = True, now
                 return True
             return False
+
+    def release(self) -> None:
+        """Give back a trial that said nothing about the provider's health (a 400, a bad key)."""
+        with self._lock:
+            self._trial_out = False
 
     def retry_in(self) -> float:
         """Seconds until an open circuit lets a trial call through."""
