@@ -287,6 +287,12 @@ async def _bounded(awaitable: Any, call: _Call) -> Any:
         ) from None
 
 
+def _circuit_why(breaker: CircuitBreaker) -> str:
+    if breaker.state == "open":
+        return f"circuit open for {breaker.retry_in():.1f}s more"
+    return "circuit half-open, its trial call is still out"
+
+
 def _empty_stream(t: _Try) -> InvalidResponse:
     return InvalidResponse(f"{t.name} ended the stream without any event", provider=t.name)
 
@@ -300,6 +306,8 @@ class _Relay:
         self.call = call
         self.try_ = try_
         self.text: list[str] = []
+        # The provider is answering: a trial stream closes the circuit even if it breaks later.
+        call.owner._breakers[try_.name].success()
 
     def event(self, event: StreamEvent) -> StreamEvent:
         if event.type == "text_delta":
@@ -349,7 +357,7 @@ class _Call:
                     return
                 breaker = owner._breakers[name]
                 if not breaker.allow():
-                    self._skip(name, model, f"circuit open for {breaker.retry_in():.1f}s more")
+                    self._skip(name, model, _circuit_why(breaker))
                     continue
                 pool = owner._pool if index == 0 else None
                 step = yield from self._attempts(name, provider, model, pool)
@@ -373,6 +381,7 @@ class _Call:
         if pool is not None:
             picked = pool.pick(self.retired)
             if picked is None:
+                self.owner._breakers[name].release()  # nothing was sent on its trial
                 self._skip(name, model, "every key is cooling down or unusable", "rate_limited")
                 return Step.NEXT_PROVIDER
             key_index, secret = picked
@@ -457,7 +466,13 @@ class _Call:
         state.attempt_number = t.number
         state.set_exception((type(error), error, error.__traceback__))
         pool = owner._pool if t.key_index is not None else None
-        other_key = pool is not None and pool.available(self.retired | {t.key_index})
+        # A rotation uses no retry, but a pair gets at most (retries + 1) tries per key:
+        # keys whose cooldowns end faster than they answer would otherwise rotate forever.
+        other_key = (
+            pool is not None
+            and t.of < (owner.retries + 1) * len(pool)
+            and pool.available(self.retired | {t.key_index})
+        )
         situation = Situation(
             attempt=t.number,
             max_attempts=t.of,
@@ -473,6 +488,9 @@ class _Call:
         )
         if decision.reason in ("retryable", "rate_limited"):
             owner._breakers[t.name].failure()
+        else:
+            # A 4xx says nothing about an outage; a half-open trial must not stay out.
+            owner._breakers[t.name].release()
 
     def succeeded(self, t: _Try, response: ChatResponse) -> ChatResponse:
         self.owner._breakers[t.name].success()
@@ -493,7 +511,8 @@ class _Call:
         message = failure_message(attempts)
         events.emit("failure", message.replace("\n", " | "), model=self.model)
         sent = [a for a in attempts if a.number > 0]
-        if sent and all(a.reason == "rate_limited" for a in attempts):
+        # Skips because every key was cooling count too: waiting is the answer (L3).
+        if attempts and all(a.reason == "rate_limited" for a in attempts):
             hints = [a.retry_after for a in sent if a.retry_after is not None]
             pool = self.owner._pool
             soonest = pool.soonest_ready() if pool is not None else None
