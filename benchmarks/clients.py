@@ -1,0 +1,398 @@
+"""The clients a benchmark compares, one small factory each.
+
+A factory takes a `Target` (where the fake server is) and whether to stream,
+and returns `(call, close)`: `call()` makes one request and returns a count
+the worker checks (characters of answer text, or content chunks of a stream);
+`close()` frees the client. Async factories are coroutines, so a client that
+needs a running loop (aiohttp) can be built inside it.
+
+The floors are hand-written: request bytes built once, `json.loads` of the
+response, nothing else. Every other row does what a user of that library
+would write, including building its request objects per call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+MODEL = "m"
+PROMPT = "Say hello."
+MESSAGES = [{"role": "user", "content": PROMPT}]
+HEADERS = {"Authorization": "Bearer k", "Content-Type": "application/json"}
+ANTHROPIC_HEADERS = {
+    "x-api-key": "k",
+    "anthropic-version": "2023-06-01",
+    "Content-Type": "application/json",
+}
+_OPENAI_BODY = {"model": MODEL, "messages": MESSAGES}
+_STREAM_EXTRA = {"stream": True, "stream_options": {"include_usage": True}}
+RAW_BODY = json.dumps(_OPENAI_BODY).encode()
+RAW_STREAM_BODY = json.dumps({**_OPENAI_BODY, **_STREAM_EXTRA}).encode()
+_ANTHROPIC_BODY = {"model": MODEL, "max_tokens": 256, "messages": MESSAGES}
+ANTHROPIC_BODY = json.dumps(_ANTHROPIC_BODY).encode()
+ANTHROPIC_STREAM_BODY = json.dumps({**_ANTHROPIC_BODY, "stream": True}).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The fake server, and for streams how many content chunks each one carries."""
+
+    port: int
+    chunks: int = 0
+
+    @property
+    def root(self) -> str:
+        # A path prefix sets the chunk count, so SDKs that take only a base URL get it too.
+        prefix = f"/chunks/{self.chunks}" if self.chunks else ""
+        return f"http://127.0.0.1:{self.port}{prefix}"
+
+    @property
+    def openai_base(self) -> str:
+        return self.root + "/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    name: str
+    is_async: bool
+    make: Callable[..., Any]  # (Target, stream) -> (call, close), a coroutine when is_async
+    requires: tuple[str, ...] = ()  # modules that must import, else the row is skipped
+    floor: str | None = None  # the row this one is measured against; None: it is a floor
+    wraps: str | None = None  # for wrappers: the plain row the +5 % goal compares to
+    modes: frozenset[str] = frozenset(("seq", "conc", "stream", "conns"))
+
+
+# -- floors: hand-written HTTP -------------------------------------------------------
+
+
+def _openai_chunk_count(data: str | bytes, parts: list[str]) -> None:
+    chunk = json.loads(data)
+    for choice in chunk["choices"]:
+        content = choice["delta"].get("content")
+        if content:
+            parts.append(content)
+
+
+def raw_httpx(target: Target, stream: bool):
+    import httpx
+
+    client = httpx.Client(headers=HEADERS)
+    url = target.openai_base + "/chat/completions"
+
+    def call() -> int:
+        return len(
+            json.loads(client.post(url, content=RAW_BODY).content)["choices"][0]["message"][
+                "content"
+            ]
+        )
+
+    def call_stream() -> int:
+        parts: list[str] = []
+        # Read to the end (not break at [DONE]) so the connection goes back to the pool.
+        with client.stream("POST", url, content=RAW_STREAM_BODY) as response:
+            for line in response.iter_lines():
+                if line.startswith("data: ") and line != "data: [DONE]":
+                    _openai_chunk_count(line[6:], parts)
+        return len(parts)
+
+    return (call_stream if stream else call), client.close
+
+
+async def raw_httpx_async(target: Target, stream: bool):
+    import httpx
+
+    client = httpx.AsyncClient(headers=HEADERS)
+    url = target.openai_base + "/chat/completions"
+
+    async def call() -> int:
+        response = await client.post(url, content=RAW_BODY)
+        return len(json.loads(response.content)["choices"][0]["message"]["content"])
+
+    async def call_stream() -> int:
+        parts: list[str] = []
+        async with client.stream("POST", url, content=RAW_STREAM_BODY) as response:
+            async for line in response.aiter_lines():
+                if line.startswith("data: ") and line != "data: [DONE]":
+                    _openai_chunk_count(line[6:], parts)
+        return len(parts)
+
+    return (call_stream if stream else call), client.aclose
+
+
+async def raw_aiohttp(target: Target, stream: bool):
+    import aiohttp
+
+    session = aiohttp.ClientSession(headers=HEADERS)
+    url = target.openai_base + "/chat/completions"
+
+    async def call() -> int:
+        async with session.post(url, data=RAW_BODY) as response:
+            data = json.loads(await response.read())
+        return len(data["choices"][0]["message"]["content"])
+
+    async def call_stream() -> int:
+        parts: list[str] = []
+        async with session.post(url, data=RAW_STREAM_BODY) as response:
+            async for line in response.content:
+                if line.startswith(b"data: ") and not line.startswith(b"data: [DONE]"):
+                    _openai_chunk_count(line[6:], parts)
+        return len(parts)
+
+    return (call_stream if stream else call), session.close
+
+
+def raw_httpx_anthropic(target: Target, stream: bool):
+    import httpx
+
+    client = httpx.Client(headers=ANTHROPIC_HEADERS)
+    url = target.root + "/v1/messages"
+
+    def call() -> int:
+        data = json.loads(client.post(url, content=ANTHROPIC_BODY).content)
+        return len(data["content"][0]["text"])
+
+    def call_stream() -> int:
+        parts: list[str] = []
+        with client.stream("POST", url, content=ANTHROPIC_STREAM_BODY) as response:
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    event = json.loads(line[6:])
+                    if event["type"] == "content_block_delta":
+                        parts.append(event["delta"]["text"])
+        return len(parts)
+
+    return (call_stream if stream else call), client.close
+
+
+# -- construct -----------------------------------------------------------------------
+
+
+def _request():
+    from construct import ChatMessage, ChatRequest
+
+    return ChatRequest([ChatMessage.user(PROMPT)])
+
+
+def _construct_calls(provider: Any, model: str, stream: bool):
+    def call() -> int:
+        return len(provider.chat(_request(), model).text)
+
+    def call_stream() -> int:
+        return sum(1 for e in provider.stream(_request(), model) if e.type == "text_delta")
+
+    return (call_stream if stream else call), provider.close
+
+
+def _construct_acalls(provider: Any, model: str, stream: bool):
+    async def call() -> int:
+        return len((await provider.achat(_request(), model)).text)
+
+    async def call_stream() -> int:
+        n = 0
+        async for event in provider.astream(_request(), model):
+            n += event.type == "text_delta"
+        return n
+
+    return (call_stream if stream else call), provider.aclose
+
+
+def _plain(target: Target):
+    from construct import create_provider
+
+    return create_provider(f"custom:{target.openai_base}", "k")
+
+
+def _routed(target: Target):
+    """Router -> ReliableProvider -> HttpProvider: what `create_provider_from_config` builds."""
+    from construct import create_routed_provider
+
+    name = f"custom:{target.openai_base}"
+    return create_routed_provider(
+        name, "k", None, {}, [{"hint": "fast", "provider": name, "model": MODEL}], MODEL
+    )
+
+
+def construct_sync(target: Target, stream: bool):
+    return _construct_calls(_plain(target), MODEL, stream)
+
+
+async def construct_async(target: Target, stream: bool):
+    return _construct_acalls(_plain(target), MODEL, stream)
+
+
+def construct_routed(target: Target, stream: bool):
+    return _construct_calls(_routed(target), "hint:fast", stream)
+
+
+async def construct_routed_async(target: Target, stream: bool):
+    return _construct_acalls(_routed(target), "hint:fast", stream)
+
+
+def construct_anthropic(target: Target, stream: bool):
+    from construct import create_provider
+    from construct.providers.http import HttpProvider
+
+    provider = create_provider(f"anthropic-custom:{target.root}", "k")
+    if not isinstance(provider, HttpProvider):
+        raise ModuleNotFoundError("construct's anthropic_messages dialect is not available")
+    return _construct_calls(provider, MODEL, stream)
+
+
+# -- the libraries users would pick instead ------------------------------------------------
+
+
+def openai_sync(target: Target, stream: bool):
+    from openai import OpenAI
+
+    client = OpenAI(base_url=target.openai_base, api_key="k", max_retries=0)
+
+    def call() -> int:
+        reply = client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": PROMPT}]
+        )
+        return len(reply.choices[0].message.content)
+
+    def call_stream() -> int:
+        n = 0
+        for chunk in client.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": PROMPT}],
+            stream=True,
+            stream_options={"include_usage": True},
+        ):
+            if chunk.choices and chunk.choices[0].delta.content:
+                n += 1
+        return n
+
+    return (call_stream if stream else call), client.close
+
+
+async def openai_async(target: Target, stream: bool):
+    from openai import AsyncOpenAI
+
+    client = AsyncOpenAI(base_url=target.openai_base, api_key="k", max_retries=0)
+
+    async def call() -> int:
+        reply = await client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": PROMPT}]
+        )
+        return len(reply.choices[0].message.content)
+
+    async def call_stream() -> int:
+        n = 0
+        async for chunk in await client.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": PROMPT}],
+            stream=True,
+            stream_options={"include_usage": True},
+        ):
+            if chunk.choices and chunk.choices[0].delta.content:
+                n += 1
+        return n
+
+    return (call_stream if stream else call), client.close
+
+
+def _litellm():
+    # Without this LiteLLM fetches its model cost map from the internet at import.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    litellm.telemetry = False
+    litellm.suppress_debug_info = True
+    return litellm
+
+
+def litellm_sync(target: Target, stream: bool):
+    litellm = _litellm()
+    kwargs = {"model": "openai/" + MODEL, "api_base": target.openai_base, "api_key": "k"}
+
+    def call() -> int:
+        reply = litellm.completion(messages=[{"role": "user", "content": PROMPT}], **kwargs)
+        return len(reply.choices[0].message.content)
+
+    def call_stream() -> int:
+        n = 0
+        for chunk in litellm.completion(
+            messages=[{"role": "user", "content": PROMPT}], stream=True, **kwargs
+        ):
+            if chunk.choices and chunk.choices[0].delta.content:
+                n += 1
+        return n
+
+    return (call_stream if stream else call), lambda: None
+
+
+async def litellm_async(target: Target, stream: bool):
+    litellm = _litellm()
+    kwargs = {"model": "openai/" + MODEL, "api_base": target.openai_base, "api_key": "k"}
+
+    async def call() -> int:
+        reply = await litellm.acompletion(messages=[{"role": "user", "content": PROMPT}], **kwargs)
+        return len(reply.choices[0].message.content)
+
+    async def close() -> None:
+        return None
+
+    return call, close
+
+
+_NO_CONC = frozenset(("seq", "stream", "conns"))
+
+CLIENTS = [
+    Client("raw httpx", False, raw_httpx, ("httpx",), modes=_NO_CONC),
+    Client("construct", False, construct_sync, ("construct",), "raw httpx", modes=_NO_CONC),
+    Client(
+        "construct routed",
+        False,
+        construct_routed,
+        ("construct",),
+        "raw httpx",
+        wraps="construct",
+        modes=_NO_CONC,
+    ),
+    Client("openai", False, openai_sync, ("openai",), "raw httpx", modes=_NO_CONC),
+    Client("litellm", False, litellm_sync, ("litellm",), "raw httpx", modes=_NO_CONC),
+    Client("raw httpx async", True, raw_httpx_async, ("httpx",)),
+    Client("construct async", True, construct_async, ("construct",), "raw httpx async"),
+    Client(
+        "construct routed async",
+        True,
+        construct_routed_async,
+        ("construct",),
+        "raw httpx async",
+        wraps="construct async",
+    ),
+    Client("openai async", True, openai_async, ("openai",), "raw httpx async"),
+    Client(
+        "litellm async",
+        True,
+        litellm_async,
+        ("litellm",),
+        "raw httpx async",
+        modes=frozenset(("seq",)),
+    ),
+    Client(
+        "raw aiohttp", True, raw_aiohttp, ("aiohttp",), modes=frozenset(("seq", "conc", "stream"))
+    ),
+    Client(
+        "raw httpx (anthropic)",
+        False,
+        raw_httpx_anthropic,
+        ("httpx",),
+        modes=frozenset(("seq", "stream")),
+    ),
+    Client(
+        "construct (anthropic)",
+        False,
+        construct_anthropic,
+        ("construct",),
+        "raw httpx (anthropic)",
+        modes=frozenset(("seq", "stream")),
+    ),
+]
+BY_NAME = {c.name: c for c in CLIENTS}

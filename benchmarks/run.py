@@ -1,0 +1,808 @@
+"""Measure what construct costs per call against raw httpx and the libraries users pick instead.
+
+    .venv/bin/python benchmarks/run.py                  # the full run, a few minutes
+    .venv/bin/python benchmarks/run.py --smoke          # a few calls per mode; exit 1 on failure
+    .venv/bin/python benchmarks/run.py --out docs/performance.md   # also write the table there
+    .venv/bin/python benchmarks/run.py --profile construct         # cProfile one row
+
+A fake server (`fake_server.py`) runs in its own process, so `time.process_time()`
+in the client process counts the client's CPU alone. Each row runs in a fresh
+worker process (this file with `--worker`), warms up, then times `--repeat`
+rounds; the table shows the median round. Modes:
+
+    seq     sequential non-streaming calls on one keep-alive client
+    conc    concurrent calls, 200 in flight, asyncio
+    stream  streamed calls, 500 content chunks each: CPU per chunk
+    conns   connections opened by 200 sequential streamed calls (fake server's count)
+    import  `import X` timed inside a fresh interpreter, median of 7
+
+Libraries that are not installed (openai, litellm, aiohttp) are skipped.
+docs/performance.md says what each row means and holds the latest table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import compileall
+import contextlib
+import http.client
+import importlib.metadata
+import importlib.util
+import inspect
+import json
+import os
+import platform
+import queue
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+MODES = ("seq", "conc", "stream", "conns", "import")
+
+# Per mode: (timed calls per round, warm-up calls). Chosen so the full run stays
+# under 5 minutes on 2 cores with every optional library installed.
+SIZES = {
+    "full": {"seq": (500, 50), "conc": (1000, 200), "stream": (20, 3), "conns": (200, 0)},
+    "smoke": {"seq": (20, 3), "conc": (60, 20), "stream": (3, 1), "conns": (10, 0)},
+}
+# Slow clients (LiteLLM) get fewer calls per round, so a round lasts about this long;
+# per-call numbers do not depend on the count. (seconds, at least this many calls)
+ROUND_BUDGET = {"seq": (2.0, 50), "stream": (2.0, 5)}
+IN_FLIGHT = {"full": 200, "smoke": 20}
+STREAM_CHUNKS = {"full": 500, "smoke": 20}
+# The connection count is about giving the socket back, not about chunk cost:
+# shorter streams keep 200 calls of the slowest SDK to a few seconds.
+CONNS_CHUNKS = {"full": 50, "smoke": 5}
+IMPORT_RUNS = {"full": 7, "smoke": 1}
+WORKER_TIMEOUT_S = {"full": 240, "smoke": 60}
+SMOKE_JOBS = 3
+IMPORTS = (  # (label, statement, distributions that must be installed)
+    ("httpx, pydantic", "httpx, pydantic", ("httpx", "pydantic")),
+    ("httpx", "httpx", ("httpx",)),
+    ("pydantic", "pydantic", ("pydantic",)),
+    ("construct", "construct", ("construct",)),
+    ("openai", "openai", ("openai",)),
+    ("aiohttp", "aiohttp", ("aiohttp",)),
+    ("litellm", "litellm", ("litellm",)),
+)
+VERSIONS = (
+    "construct-llm",
+    "httpx",
+    "httpcore",
+    "h11",
+    "pydantic",
+    "openai",
+    "httpx2",
+    "litellm",
+    "aiohttp",
+)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # else LiteLLM fetches a cost map at import
+    return env
+
+
+# -- the worker: one row, in its own process -------------------------------------------------
+
+
+class ServerStats:
+    """The fake server's counters over one keep-alive connection opened before any timing."""
+
+    def __init__(self, port: int) -> None:
+        self._conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+
+    def _ask(self, method: str, path: str) -> dict[str, Any]:
+        self._conn.request(method, path, body=b"" if method == "POST" else None)
+        return json.loads(self._conn.getresponse().read())
+
+    def reset(self) -> None:
+        self._ask("POST", "/stats/reset")
+
+    def read(self) -> dict[str, Any]:
+        return self._ask("GET", "/stats")
+
+
+class Rounds:
+    """Timed rounds: the client's CPU and wall time, and what the server counted meanwhile."""
+
+    def __init__(self, stats: ServerStats) -> None:
+        self.stats = stats
+        self.rounds: list[dict[str, Any]] = []
+        self._cpu = self._wall = 0.0
+
+    def start(self) -> None:
+        self.stats.reset()
+        self._cpu, self._wall = time.process_time(), time.perf_counter()
+
+    def stop(self, calls: int, total: int) -> None:
+        cpu, wall = time.process_time() - self._cpu, time.perf_counter() - self._wall
+        counts = self.stats.read()
+        self.rounds.append(
+            {
+                "cpu": cpu,
+                "wall": wall,
+                "calls": calls,
+                "total": total,
+                "connections": counts["connections"],
+                "requests": counts["requests"],
+            }
+        )
+
+
+def _profiled(path: str | None) -> contextlib.AbstractContextManager[Any]:
+    if not path:
+        return contextlib.nullcontext()
+    import cProfile
+
+    @contextlib.contextmanager
+    def profile() -> Iterator[None]:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        try:
+            yield
+        finally:
+            profiler.disable()
+            profiler.dump_stats(path)
+
+    return profile()
+
+
+def _round_size(args: argparse.Namespace, warmup_wall: float) -> int:
+    """`--calls`, or fewer when a slow client would make a round outlast `--round-budget`."""
+    samples = args.warmup - 1
+    if not args.round_budget or samples < 1:
+        return args.calls
+    fit = int(args.round_budget * samples / max(warmup_wall, 1e-9))
+    return min(args.calls, max(fit, args.min_calls))
+
+
+def _measure_sync(client: Any, target: Any, args: argparse.Namespace, stats: ServerStats) -> list:
+    call, close = client.make(target, args.mode in ("stream", "conns"))
+
+    def run(n: int) -> int:
+        return sum(call() for _ in range(n))
+
+    rounds = Rounds(stats)
+    try:
+        run(min(args.warmup, 1))  # the first call opens the connection: not a sample
+        wall = time.perf_counter()
+        run(args.warmup - 1)
+        calls = _round_size(args, time.perf_counter() - wall)
+        with _profiled(args.profile_out):
+            for _ in range(args.repeat):
+                rounds.start()
+                rounds.stop(calls, run(calls))
+        return rounds.rounds
+    finally:
+        close()
+
+
+async def _measure_async(
+    client: Any, target: Any, args: argparse.Namespace, stats: ServerStats
+) -> list:
+    call, close = await client.make(target, args.mode in ("stream", "conns"))
+
+    async def sequentially(n: int) -> int:
+        total = 0
+        for _ in range(n):
+            total += await call()
+        return total
+
+    async def concurrently(n: int) -> int:
+        left, total = n, 0
+
+        async def one_task() -> None:
+            nonlocal left, total
+            while left > 0:
+                left -= 1
+                got = await call()  # not `total += await ...`: that reads total before awaiting
+                total += got
+
+        await asyncio.gather(*(one_task() for _ in range(min(args.in_flight, n))))
+        return total
+
+    run = concurrently if args.mode == "conc" else sequentially
+    rounds = Rounds(stats)
+    try:
+        await run(min(args.warmup, 1))
+        wall = time.perf_counter()
+        await run(args.warmup - 1)
+        calls = _round_size(args, time.perf_counter() - wall)
+        with _profiled(args.profile_out):
+            for _ in range(args.repeat):
+                rounds.start()
+                rounds.stop(calls, await run(calls))
+        return rounds.rounds
+    finally:
+        closing = close()
+        if inspect.isawaitable(closing):
+            await closing
+
+
+def worker(args: argparse.Namespace) -> int:
+    from clients import BY_NAME, Target
+    from fake_server import REPLY_TEXT
+
+    client = BY_NAME[args.client]
+    missing = [m for m in client.requires if importlib.util.find_spec(m) is None]
+    if missing:
+        print(json.dumps({"skipped": f"{missing[0]} is not installed"}))
+        return 0
+    stream = args.mode in ("stream", "conns")
+    target = Target(args.port, args.chunks if stream else 0)
+    stats = ServerStats(args.port)
+    stats.reset()  # opens the stats connection before anything is counted
+    try:
+        if client.is_async:
+            rounds = asyncio.run(_measure_async(client, target, args, stats))
+        else:
+            rounds = _measure_sync(client, target, args, stats)
+    except ImportError as exc:
+        print(json.dumps({"skipped": str(exc)}))
+        return 0
+    per_call = args.chunks if stream else len(REPLY_TEXT)
+    for r in rounds:
+        if r["total"] != per_call * r["calls"] or r["requests"] != r["calls"]:
+            raise SystemExit(
+                f"{args.client}: wrong answers: {r['total']} units in {r['requests']} requests "
+                f"for {r['calls']} calls, expected {per_call} units per call"
+            )
+    print(json.dumps({"rounds": rounds}))
+    return 0
+
+
+# -- the driver ------------------------------------------------------------------------
+
+
+class FakeServer:
+    """`fake_server.py` in a child process; it stops when we close its stdin."""
+
+    def __init__(self, chunks: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "fake_server.py"), "--chunks", str(chunks)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        line = self.proc.stdout.readline() if self.proc.stdout else b""
+        if not line.strip().isdigit():
+            self.proc.kill()
+            raise SystemExit("the fake server did not start")
+        self.port = int(line)
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.terminate()
+            self.proc.wait(5)
+
+
+def run_worker(
+    mode: str, client: str, port: int, scale: str, repeat: int, profile_out: str | None = None
+) -> dict[str, Any]:
+    calls, warmup = SIZES[scale][mode]
+    chunks = CONNS_CHUNKS[scale] if mode == "conns" else STREAM_CHUNKS[scale]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        client,
+        "--mode",
+        mode,
+        "--port",
+        str(port),
+        "--calls",
+        str(calls),
+        "--warmup",
+        str(warmup),
+        "--repeat",
+        "1" if mode == "conns" else str(repeat),
+        "--chunks",
+        str(chunks),
+        "--in-flight",
+        str(IN_FLIGHT[scale]),
+    ]
+    if scale == "full" and mode in ROUND_BUDGET:
+        budget, least = ROUND_BUDGET[mode]
+        cmd += ["--round-budget", str(budget), "--min-calls", str(least)]
+    if profile_out:
+        cmd += ["--profile-out", profile_out]
+    try:
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S[scale], env=_env()
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {WORKER_TIMEOUT_S[scale]} s"}
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": tail[:300]}
+    return json.loads(lines[-1])
+
+
+def _median(rounds: list[dict[str, Any]], key: Callable[[dict[str, Any]], float]) -> float:
+    return statistics.median(key(r) for r in rounds)
+
+
+def summarize(mode: str, result: dict[str, Any], chunks: int) -> dict[str, float]:
+    rounds = result["rounds"]
+    out = {
+        "cpu_call": _median(rounds, lambda r: r["cpu"] / r["calls"]),
+        "wall_call": _median(rounds, lambda r: r["wall"] / r["calls"]),
+        "rps": _median(rounds, lambda r: r["calls"] / r["wall"]),
+        "connections": _median(rounds, lambda r: r["connections"]),
+        "calls": rounds[0]["calls"],
+    }
+    if mode in ("stream", "conns"):
+        out["cpu_chunk"] = _median(rounds, lambda r: r["cpu"] / (r["calls"] * chunks))
+    return out
+
+
+def compile_packages(names: list[str]) -> None:
+    """Write bytecode first: with PYTHONDONTWRITEBYTECODE=1 an editable install never caches it."""
+    for name in names:
+        spec = importlib.util.find_spec(name)
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            compileall.compile_dir(location, quiet=1)
+
+
+def measure_imports(scale: str) -> dict[str, dict[str, Any]]:
+    runs = IMPORT_RUNS[scale]
+    wanted = [
+        (label, stmt)
+        for label, stmt, needs in IMPORTS
+        if all(importlib.util.find_spec(n) is not None for n in needs)
+    ]
+    compile_packages(sorted({m.strip() for _, stmt in wanted for m in stmt.split(",")}))
+    code = "import time; t = time.perf_counter(); import {}; print(time.perf_counter() - t)"
+    times: dict[str, list[float]] = {label: [] for label, _ in wanted}
+    errors: dict[str, str] = {}
+    # Round-robin, after one uncounted pass that warms the file cache.
+    for i in range(runs + (scale == "full")):
+        for label, stmt in wanted:
+            if label in errors:
+                continue
+            done = subprocess.run(
+                [sys.executable, "-c", code.format(stmt)],
+                capture_output=True,
+                text=True,
+                env=_env(),
+                cwd="/",
+            )
+            if done.returncode != 0:
+                errors[label] = (done.stderr.strip().splitlines() or ["failed"])[-1]
+            elif i or scale != "full":
+                times[label].append(float(done.stdout.strip().splitlines()[-1]))
+    out = {label: {"error": err} for label, err in errors.items()}
+    for label, values in times.items():
+        if label not in errors:
+            out[label] = {"ms": statistics.median(values) * 1000, "runs": len(values)}
+    return out
+
+
+def check_rate_limit(port: int) -> str | None:
+    """The fake server's 429 mode reaches construct as RateLimited with retry_after 1 s."""
+    from construct import ChatMessage, ChatRequest, RateLimited, create_provider
+
+    provider = create_provider(f"custom:http://127.0.0.1:{port}/429/v1", "k")
+    try:
+        provider.chat(ChatRequest([ChatMessage.user("hi")]), "m")
+    except RateLimited as exc:
+        return None if exc.retry_after == 1 else f"retry_after={exc.retry_after!r}, expected 1"
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    finally:
+        provider.close()
+    return "a 429 answer did not raise RateLimited"
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "")
+    versions = {}
+    for dist in VERSIONS:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions[dist] = importlib.metadata.version(dist)
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    load = ""
+    with contextlib.suppress(OSError), open("/proc/loadavg") as f:
+        load = " ".join(f.read().split()[:3])
+    return {
+        "load": load,
+        "cpu": model or platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "system": f"{platform.system()} {platform.release()}",
+        "venv": sys.prefix,
+        "commit": commit,
+        "versions": versions,
+    }
+
+
+# -- the report -------------------------------------------------------------------------
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.3f}"
+
+
+def _ratio(value: float | None, floor: float | None) -> str:
+    if value is None or not floor:
+        return "—"
+    return f"{value / floor:.2f}×"
+
+
+def _pct(value: float, base: float) -> str:
+    return f"{(value / base - 1) * 100:+.1f} %"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def render(
+    results: dict[str, dict[str, dict[str, Any]]],
+    imports: dict[str, dict[str, Any]],
+    info: dict[str, Any],
+    scale: str,
+    repeat: int,
+    elapsed: float,
+) -> str:
+    from clients import BY_NAME
+
+    out: list[str] = []
+    versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items())
+    out += [
+        f"Machine: {info['cpu']}, {info['cores']} cores, {info['implementation']} "
+        f"{info['python']}, {info['system']}"
+        + (f", load average {info['load']} at the end" if info["load"] else "")
+        + f". Versions: {versions}. construct at "
+        f"`{info['commit']}`; venv `{info['venv']}`. Median of {repeat} rounds per row "
+        f"({scale} run, {elapsed:.0f} s in all). `CPU` is the client process's "
+        "`time.process_time()`; the fake server runs in another process.",
+        "",
+    ]
+
+    def stats(mode: str, name: str) -> dict[str, Any] | None:
+        return results.get(mode, {}).get(name, {}).get("summary")
+
+    def problem(mode: str, name: str) -> str | None:
+        entry = results.get(mode, {}).get(name, {})
+        if entry.get("error"):
+            return f"failed: {entry['error']}"
+        return entry.get("skipped")
+
+    def rows(mode: str, cells: Callable[[str, dict[str, Any], Any], list[str]], width: int):
+        body = []
+        for name, entry in results.get(mode, {}).items():
+            s = entry.get("summary")
+            if s is None:
+                body.append([name, *(["—"] * (width - 2)), problem(mode, name) or ""])
+                continue
+            client = BY_NAME[name]
+            floor = stats(mode, client.floor) if client.floor else None
+            body.append([name, *cells(name, s, floor)])
+        return body
+
+    calls, warmup = SIZES[scale]["seq"]
+    out += [
+        f"**Sequential** non-streaming calls on one keep-alive client ({calls} timed calls "
+        f"per round, fewer for slow clients, after {warmup} warm-up calls). Floors: "
+        "`raw httpx` for sync rows, `raw httpx async` for async rows, `raw aiohttp` for itself.",
+        "",
+    ]
+
+    def note(mode: str, name: str, s: dict[str, Any], key: str) -> str:
+        """How a wrapper compares with the plain provider; a shortened round."""
+        notes = []
+        plain = BY_NAME[name].wraps
+        base = stats(mode, plain) if plain else None
+        if base:
+            notes.append(f"{_pct(s[key], base[key])} vs {plain}")
+        if s["calls"] < SIZES[scale][mode][0]:
+            notes.append(f"{s['calls']} calls/round")
+        return "; ".join(notes)
+
+    def seq_cells(name: str, s: dict[str, Any], floor: Any) -> list[str]:
+        return [
+            _ms(s["cpu_call"]),
+            _ms(s["wall_call"]),
+            _ratio(s["cpu_call"], floor and floor["cpu_call"]),
+            _ratio(s["wall_call"], floor and floor["wall_call"]),
+            note("seq", name, s, "cpu_call"),
+        ]
+
+    header = ["client", "CPU ms/call", "wall ms/call", "CPU ÷ floor", "wall ÷ floor", "note"]
+    out += _table(header, rows("seq", seq_cells, len(header)))
+
+    calls, warmup = SIZES[scale]["conc"]
+    out += [
+        "",
+        f"**Concurrent** calls, {IN_FLIGHT[scale]} in flight on one asyncio loop ({calls} "
+        "timed calls per round). Each library keeps its default pool (httpx and aiohttp: 100 "
+        "connections; construct: 100, 20 kept alive; openai: 1000, 100 kept alive).",
+        "",
+    ]
+
+    def conc_cells(name: str, s: dict[str, Any], floor: Any) -> list[str]:
+        return [
+            f"{s['rps']:,.0f}",
+            _ms(s["cpu_call"]),
+            _ratio(s["rps"], floor and floor["rps"]),
+            _ratio(s["cpu_call"], floor and floor["cpu_call"]),
+            f"{s['connections']:.0f}",
+        ]
+
+    header = ["client", "req/s", "CPU ms/call", "req/s ÷ floor", "CPU ÷ floor", "new conns"]
+    out += _table(header, rows("conc", conc_cells, len(header)))
+
+    calls, _ = SIZES[scale]["stream"]
+    chunks = STREAM_CHUNKS[scale]
+    out += [
+        "",
+        f"**Streamed** calls, {chunks} content chunks each ({calls} timed calls per round, "
+        "fewer for slow clients). "
+        "CPU per chunk is the call's CPU divided by its content chunks.",
+        "",
+    ]
+
+    def stream_cells(name: str, s: dict[str, Any], floor: Any) -> list[str]:
+        return [
+            f"{s['cpu_chunk'] * 1e6:.1f}",
+            _ms(s["wall_call"]),
+            _ratio(s["cpu_chunk"], floor and floor["cpu_chunk"]),
+            note("stream", name, s, "cpu_chunk"),
+        ]
+
+    header = ["client", "CPU µs/chunk", "wall ms/call", "CPU ÷ floor", "note"]
+    out += _table(header, rows("stream", stream_cells, len(header)))
+
+    calls, _ = SIZES[scale]["conns"]
+    out += [
+        "",
+        f"**Connections** opened by {calls} sequential streamed calls ({CONNS_CHUNKS[scale]} "
+        "chunks each), counted by the fake server. 1 means every stream gave its connection "
+        "back to the pool.",
+        "",
+    ]
+
+    def conns_cells(name: str, s: dict[str, Any], floor: Any) -> list[str]:
+        return [f"{s['calls']}", f"{s['connections']:.0f}"]
+
+    header = ["client", "calls", "connections"]
+    out += _table(header, rows("conns", conns_cells, len(header)))
+
+    if imports:
+        base = imports.get("httpx, pydantic", {}).get("ms")
+        runs = max((v.get("runs", 0) for v in imports.values()), default=0)
+        out += [
+            "",
+            f"**Import** time of `import X` timed inside a fresh interpreter (median of {runs}; "
+            "bytecode compiled first; interpreter start-up excluded).",
+            "",
+        ]
+        body = []
+        for label, v in imports.items():
+            if "error" in v:
+                body.append([f"`import {label}`", "—", f"failed: {v['error']}"])
+            else:
+                body.append([f"`import {label}`", f"{v['ms']:.0f}", _ratio(v["ms"], base)])
+        out += _table(["import", "ms", "÷ `httpx, pydantic`"], body)
+
+    out += ["", "**Goals** (issue 5), from this run:", ""]
+    out += _table(["goal", "budget", "measured", "met"], goals(results, imports))
+    return "\n".join(out) + "\n"
+
+
+def goals(results: dict[str, Any], imports: dict[str, Any]) -> list[list[str]]:
+    def get(mode: str, name: str, key: str) -> float | None:
+        s = results.get(mode, {}).get(name, {}).get("summary")
+        return s and s.get(key)
+
+    rows = []
+
+    def ratio_goal(what: str, value: float | None, base: float | None, limit: float) -> None:
+        if value is None or not base:
+            rows.append([what, f"≤ {limit:.2f}×", "not measured", "—"])
+            return
+        r = value / base
+        rows.append([what, f"≤ {limit:.2f}×", f"{r:.2f}×", "yes" if r <= limit else "**no**"])
+
+    for name, floor in (("construct", "raw httpx"), ("construct async", "raw httpx async")):
+        ratio_goal(
+            f"{name}: CPU per call ÷ {floor}",
+            get("seq", name, "cpu_call"),
+            get("seq", floor, "cpu_call"),
+            1.2,
+        )
+    for name, floor in (("construct", "raw httpx"), ("construct async", "raw httpx async")):
+        ratio_goal(
+            f"{name}: CPU per streamed chunk ÷ {floor}",
+            get("stream", name, "cpu_chunk"),
+            get("stream", floor, "cpu_chunk"),
+            1.3,
+        )
+    for name, plain in (
+        ("construct routed", "construct"),
+        ("construct routed async", "construct async"),
+    ):
+        ratio_goal(
+            f"{name}: CPU per call ÷ {plain}",
+            get("seq", name, "cpu_call"),
+            get("seq", plain, "cpu_call"),
+            1.05,
+        )
+    ratio_goal(
+        "construct async, 200 in flight: raw httpx async req/s ÷ construct req/s",
+        get("conc", "raw httpx async", "rps"),
+        get("conc", "construct async", "rps"),
+        1.2,
+    )
+    ratio_goal(
+        "construct async, 200 in flight: CPU per call ÷ raw httpx async",
+        get("conc", "construct async", "cpu_call"),
+        get("conc", "raw httpx async", "cpu_call"),
+        1.2,
+    )
+    ratio_goal(
+        "`import construct` ÷ `import httpx, pydantic`",
+        imports.get("construct", {}).get("ms"),
+        imports.get("httpx, pydantic", {}).get("ms"),
+        1.2,
+    )
+    for name in ("construct", "construct async", "construct routed"):
+        n = get("conns", name, "connections")
+        calls = get("conns", name, "calls")
+        shown = "not measured" if n is None else f"{n:.0f} for {calls} calls"
+        rows.append([f"{name}: connections for sequential streams", "1", shown, _yes(n == 1)])
+    rows.append(
+        [
+            "aiohttp transport ÷ raw aiohttp (throughput and CPU per call)",
+            "≤ 1.30×",
+            "not measurable: construct has no aiohttp transport yet",
+            "—",
+        ]
+    )
+    return rows
+
+
+def _yes(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def write_between_markers(path: Path, text: str) -> None:
+    doc = path.read_text() if path.exists() else f"{START}\n{END}\n"
+    if START not in doc or END not in doc:
+        raise SystemExit(f"{path} has no {START} / {END} markers")
+    head, rest = doc.split(START, 1)
+    _, tail = rest.split(END, 1)
+    path.write_text(f"{head}{START}\n{text}{END}{tail}")
+
+
+def profile(client: str, port: int, scale: str, mode: str) -> None:
+    import pstats
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "profile.out")
+        result = run_worker(mode, client, port, scale, 3, profile_out=out)
+        if "rounds" not in result:
+            raise SystemExit(f"{client}: {result}")
+        stats = pstats.Stats(out)
+        stats.sort_stats("tottime").print_stats(30)
+        stats.sort_stats("cumulative").print_stats(40)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="construct benchmarks against raw httpx, openai, litellm and aiohttp."
+    )
+    parser.add_argument("--smoke", action="store_true", help="a few calls per mode (CI)")
+    parser.add_argument("--repeat", type=int, help="timed rounds per row (default 5; smoke 1)")
+    parser.add_argument("--out", type=Path, help="write the table into this markdown file")
+    parser.add_argument("--only", help=f"comma-separated modes out of {','.join(MODES)}")
+    parser.add_argument("--profile", metavar="CLIENT", help="cProfile one row and print the top")
+    parser.add_argument("--profile-mode", default="seq", choices=("seq", "conc", "stream"))
+    # Worker-only arguments.
+    parser.add_argument("--worker", metavar="CLIENT", help=argparse.SUPPRESS)
+    parser.add_argument("--mode", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--calls", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--warmup", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--chunks", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--in-flight", type=int, default=200, help=argparse.SUPPRESS)
+    parser.add_argument("--round-budget", type=float, default=0.0, help=argparse.SUPPRESS)
+    parser.add_argument("--min-calls", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--profile-out", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        args.client = args.worker
+        return worker(args)
+
+    from clients import CLIENTS
+
+    scale = "smoke" if args.smoke else "full"
+    repeat = args.repeat or (1 if args.smoke else 5)
+    modes = args.only.split(",") if args.only else list(MODES)
+    unknown = set(modes) - set(MODES)
+    if unknown:
+        parser.error(f"unknown mode(s): {', '.join(sorted(unknown))}")
+    started = time.perf_counter()
+    # A timed run measures one row at a time; the smoke run only checks that every row
+    # still works, so it runs a few at once, each against its own server (the counters
+    # are per server).
+    jobs = SMOKE_JOBS if args.smoke and not args.profile else 1
+    servers = [FakeServer(STREAM_CHUNKS[scale]) for _ in range(jobs)]
+    free: queue.Queue[int] = queue.Queue()
+    for server in servers:
+        free.put(server.port)
+    failures: list[str] = []
+    results: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def measure(mode: str, name: str) -> dict[str, Any]:
+        port = free.get()
+        try:
+            t = time.perf_counter()
+            entry = run_worker(mode, name, port, scale, repeat)
+        finally:
+            free.put(port)
+        chunks = CONNS_CHUNKS[scale] if mode == "conns" else STREAM_CHUNKS[scale]
+        if "rounds" in entry:
+            entry["summary"] = summarize(mode, entry, chunks)
+        state = entry.get("error") or entry.get("skipped") or "ok"
+        print(f"{mode:7} {name:24} {time.perf_counter() - t:6.1f} s  {state}", file=sys.stderr)
+        return entry
+
+    try:
+        if args.profile:
+            profile(args.profile, servers[0].port, scale, args.profile_mode)
+            return 0
+        rows = [(m, c.name) for m in modes if m != "import" for c in CLIENTS if m in c.modes]
+        with ThreadPoolExecutor(jobs) as pool:
+            entries = list(pool.map(lambda row: measure(*row), rows))
+        for (mode, name), entry in zip(rows, entries, strict=True):
+            results.setdefault(mode, {})[name] = entry
+            if "error" in entry:
+                failures.append(f"{mode} / {name}: {entry['error']}")
+        if args.smoke:
+            problem = check_rate_limit(servers[0].port)
+            if problem:
+                failures.append(f"429 mode: {problem}")
+    finally:
+        for server in servers:
+            server.close()
+    imports = measure_imports(scale) if "import" in modes else {}
+    failures += [f"import {k}: {v['error']}" for k, v in imports.items() if "error" in v]
+    elapsed = time.perf_counter() - started
+    report = render(results, imports, machine(), scale, repeat, elapsed)
+    print(report)
+    if args.out:
+        write_between_markers(args.out, report)
+    for failure in failures:
+        print(f"FAILED {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
