@@ -1,7 +1,7 @@
 """Measure what construct costs per call against raw httpx and the libraries users pick instead.
 
     .venv/bin/python benchmarks/run.py                  # the full run, a few minutes
-    .venv/bin/python benchmarks/run.py --smoke          # a few calls per mode; exit 1 on failure
+    .venv/bin/python benchmarks/run.py --smoke          # a few calls per row; exit 1 if one breaks
     .venv/bin/python benchmarks/run.py --out docs/performance.md   # also write the table there
     .venv/bin/python benchmarks/run.py --profile construct         # cProfile one row
 
@@ -796,9 +796,19 @@ def main(argv: list[str] | None = None) -> int:
     failures += [f"import {k}: {v['error']}" for k, v in imports.items() if "error" in v]
     elapsed = time.perf_counter() - started
     report = render(results, imports, machine(), scale, repeat, elapsed)
-    print(report)
     if args.out:
         write_between_markers(args.out, report)
+    if args.smoke:
+        # Smoke numbers mean nothing (a few calls, rows run side by side): say what ran.
+        entries = [e for rows in results.values() for e in rows.values()]
+        ran = sum("rounds" in e for e in entries) + sum("ms" in v for v in imports.values())
+        skipped = sum("skipped" in e for e in entries)
+        print(
+            f"benchmark smoke run: {ran} rows measured, {skipped} skipped "
+            f"(library not installed), {len(failures)} broken, {elapsed:.0f} s"
+        )
+    else:
+        print(report)
     for failure in failures:
         print(f"FAILED {failure}", file=sys.stderr)
     return 1 if failures else 0
