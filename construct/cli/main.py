@@ -56,6 +56,12 @@ def _config_check(args: argparse.Namespace) -> int:
     return run_check(args)
 
 
+def _route_explain(args: argparse.Namespace) -> int:
+    from .route import run_explain
+
+    return run_explain(args)
+
+
 def _temperature(text: str) -> float:
     try:
         value = float(text)
@@ -161,6 +167,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c_check.set_defaults(func=_config_check)
     config.set_defaults(func=None, help_parser=config)
+
+    route = commands.add_parser(
+        "route",
+        help="explain where a request for a model would go",
+        description="How the config's routes and fallbacks would handle a request.",
+    )
+    route_cmds = route.add_subparsers(title="subcommands", metavar="SUBCOMMAND")
+    r_explain = route_cmds.add_parser(
+        "explain",
+        help="provider, model, key (masked) and fallback chain for MODEL; sends nothing",
+        description=(
+            "Which provider, model and key (masked) a request for MODEL would use, and the "
+            "fallback chain behind it. MODEL may be hint:NAME; without it, default_model. "
+            "Nothing is sent."
+        ),
+        parents=[config_flag, json_flag],
+    )
+    r_explain.add_argument("model", nargs="?", metavar="MODEL", help="a model id or hint:NAME")
+    r_explain.set_defaults(func=_route_explain)
+    route.set_defaults(func=None, help_parser=route)
     return parser
 
 
