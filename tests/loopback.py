@@ -8,6 +8,7 @@ whether a client reused its pool.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -58,6 +59,11 @@ class LoopbackServer:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
+        # Wake accept() and wait for the thread: a closed descriptor can be reused by the
+        # next server, and a stray accept thread would answer its connections.
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._thread.join(timeout=5)
         self._sock.close()
 
     def _accept(self) -> None:
