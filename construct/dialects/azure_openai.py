@@ -74,6 +74,11 @@ class AzureOpenAIChat(OpenAIChat):
     def __init__(self, settings: AzureSettings) -> None:
         super().__init__(settings)
 
+    @property
+    def base_url(self) -> str | None:
+        """The resolved endpoint, or None while the environment names none."""
+        return self.settings.endpoint or None
+
     def _endpoint(self) -> str:
         if self.settings.problem:
             raise ConfigError(self.settings.problem)

@@ -122,7 +122,9 @@ class HttpProvider(Provider):
         self.spec = spec
         self.name = spec.name
         self.display_name = spec.display_name
-        self.base_url = resolved.base_url
+        # A URL template the environment fills in (Azure's resource) is shown as resolved.
+        base = resolved.base_url
+        self.base_url = (getattr(dialect, "base_url", None) or base) if "{" in base else base
         self.key_source = key_source
         self._key = key
         self._resolved = resolved

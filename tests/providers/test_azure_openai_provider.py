@@ -632,3 +632,10 @@ def test_the_doc_python_example_runs(monkeypatch: pytest.MonkeyPatch, capsys) ->
     assert capsys.readouterr().out == "Paris.\n"
     _, body = sent(route)
     azure_body(body)
+
+
+def test_base_url_is_the_resolved_endpoint(monkeypatch):
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://contoso.openai.azure.com/")
+    assert create_provider("azure", "azure-key-0123456789").base_url == (
+        "https://contoso.openai.azure.com"
+    )
