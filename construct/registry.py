@@ -105,6 +105,9 @@ class ProviderSpec:
     tool_stream: bool = False
     # Send `stream_options.include_usage` so streams end with token usage.
     stream_usage: bool = True
+    # On a chat-completions 404, try the Responses API (reference §2.6); off where the
+    # reference's own provider never did, or marked it "no Responses fallback".
+    responses_fallback: bool = True
     # The beginning of this provider's keys, for the key/provider mismatch check (K3).
     key_prefix: str | None = None
     # Why a row cannot be called yet, beyond its dialect (an OAuth or CLI flow to build).
@@ -199,6 +202,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
             ("X-Title", "construct"),
         ),
         docs_url="https://openrouter.ai/docs/api-reference/overview",
+        responses_fallback=False,
     ),
     ProviderSpec(
         "anthropic",
@@ -219,6 +223,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         vision=True,
         key_prefix="sk-",
         max_tokens_field="max_completion_tokens",
+        responses_fallback=False,
     ),
     ProviderSpec(
         "openai-codex",
@@ -238,6 +243,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         ("TELNYX_API_KEY",),
         native_tools=False,
         key_prefix="KEY-",
+        responses_fallback=False,
     ),
     # The endpoint comes from AZURE_OPENAI_RESOURCE / AZURE_OPENAI_ENDPOINT or api_url, the
     # deployment and API version per call (construct/dialects/azure_openai.py). No key is
@@ -387,6 +393,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
             "bigmodel": "cn",
         },
         families={"glm": None, "zhipu": None, "bigmodel": "cn"},
+        responses_fallback=False,
     ),
     _bearer(
         "minimax",
@@ -417,6 +424,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         families={"minimax": None, "minimaxi": "cn"},
         native_tools=False,
         merge_system=True,
+        responses_fallback=False,
     ),
     ProviderSpec(
         "bedrock",
@@ -628,6 +636,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         ("NVIDIA_API_KEY",),
         aliases=("nvidia-nim", "build.nvidia.com"),
         key_prefix="nvapi-",
+        responses_fallback=False,
     ),
     _bearer(
         "siliconflow",
@@ -713,6 +722,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         "https://oai.endpoints.kepler.ai.cloud.ovh.net/v1",
         ("OVH_AI_ENDPOINTS_ACCESS_TOKEN",),
         aliases=("ovh",),
+        responses_fallback=False,
     ),
     _bearer("avian", "Avian", "https://api.avian.io/v1", ("AVIAN_API_KEY",)),
     _bearer("astrai", "Astrai", "https://as-trai.com/v1", ("ASTRAI_API_KEY",)),

@@ -106,6 +106,8 @@ class ChatSettings:
     openai_sampling: bool = False
     tool_stream: bool = False
     stream_usage: bool = True
+    # On a 404, try the Responses API beside the chat endpoint (reference §2.6).
+    responses_fallback: bool = False
 
 
 class OpenAIChat:
@@ -547,5 +549,6 @@ def build(resolved: Resolved, opts: ProviderRuntimeOptions) -> OpenAIChat:
             openai_sampling=spec.name == "openai",
             tool_stream=spec.tool_stream and _is_zai_host(resolved.base_url),
             stream_usage=spec.stream_usage,
+            responses_fallback=spec.responses_fallback and not opts.api_path,
         )
     )

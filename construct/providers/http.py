@@ -37,6 +37,9 @@ _TOOLS_REFUSED = (
     r"does not support tools|function calling is not supported|tool_choice|"
     r"tool use is not supported|tools are not supported"
 )
+_MODEL_MISSING = (
+    r"(?i)model_not_found|does not exist|no such model|unknown model|model\b.{0,80}\bnot found"
+)
 # C6: models that dropped sampling parameters answer 400 naming the parameter.
 _SAMPLING_REFUSED = (
     r"(?i)temperature.{0,40}(deprecated|not supported|unsupported|does not support)|"
@@ -130,6 +133,7 @@ class HttpProvider(Provider):
         self._resolved = resolved
         self._dialect = dialect
         self._guided_dialect: Any = None
+        self._responses_dialect: Any = None
         self._transport = Transport(
             provider=spec.name,
             display_name=spec.display_name,
@@ -237,6 +241,14 @@ class HttpProvider(Provider):
             return self._guided_dialect, temperature
         if temperature is not None and re.search(_SAMPLING_REFUSED, body):
             return self._dialect, None
+        # Reference §2.6: a 404 from chat completions on a server that only speaks the
+        # Responses API. Not when the 404 says the model is unknown: that is the answer.
+        if (
+            exc.status == 404
+            and getattr(guided, "responses_fallback", False)
+            and not re.search(_MODEL_MISSING, body)
+        ):
+            return self._responses(), temperature
         # Ollama: models without a thinking mode refuse `think` (reference §8.5).
         without = getattr(self._dialect, "without_thinking", None)
         if without is not None and re.search(r"(?i)does not support thinking", body):
@@ -244,6 +256,47 @@ class HttpProvider(Provider):
             if again is not None:
                 return again, temperature
         return None
+
+    def _responses(self) -> Any:
+        """The Responses dialect beside this provider's chat endpoint, built on first need."""
+        if self._responses_dialect is None:
+            from ..dialects.openai_responses import (
+                OpenAIResponses,
+                ResponsesSettings,
+                models_url,
+                responses_url,
+            )
+
+            s = self._dialect.settings
+            self._responses_dialect = OpenAIResponses(
+                ResponsesSettings(
+                    provider=s.provider,
+                    display_name=s.display_name,
+                    url=responses_url(s.url),
+                    models_url=models_url(s.url),
+                    native_tools=s.native_tools,
+                    default_max_tokens=s.default_max_tokens,
+                    reasoning_effort=s.reasoning_effort,
+                )
+            )
+        return self._responses_dialect
+
+    def _second_failure(self, first: InvalidRequest, second: ProviderError, dialect: Any):
+        if dialect is not self._responses_dialect:
+            return second
+        return type(first)(
+            f"{first.message} (chat completions unavailable; responses fallback failed: "
+            f"{second.message})",
+            provider=self.name,
+            status=first.status,
+            body=first.body,
+        )
+
+    def _adopt(self, dialect: Any, response: ChatResponse) -> ChatResponse:
+        if dialect is self._responses_dialect:
+            # This server speaks Responses only: later calls, streams included, go there.
+            self._dialect = dialect
+        return response
 
     # -- chat --------------------------------------------------------------------
 
@@ -260,7 +313,11 @@ class HttpProvider(Provider):
                 raise
             dialect, temp = plan
             req = self._request(request, model, temp, False, dialect)
-            return self._parse(self._transport.send(req), model, dialect)
+            try:
+                response = self._parse(self._transport.send(req), model, dialect)
+            except ProviderError as second:
+                raise self._second_failure(exc, second, dialect) from second
+            return self._adopt(dialect, response)
 
     async def achat(
         self, request: ChatRequest, model: str | None = None, temperature: float | None = None
@@ -275,7 +332,11 @@ class HttpProvider(Provider):
                 raise
             dialect, temp = plan
             req = self._request(request, model, temp, False, dialect)
-            return self._parse(await self._transport.asend(req), model, dialect)
+            try:
+                response = self._parse(await self._transport.asend(req), model, dialect)
+            except ProviderError as second:
+                raise self._second_failure(exc, second, dialect) from second
+            return self._adopt(dialect, response)
 
     # -- streaming ---------------------------------------------------------------
 
