@@ -367,24 +367,29 @@ def create_routed_provider_with_options(
     opts = ProviderRuntimeOptions.coerce(options)
     if default_model:
         opts = replace(opts, default_model=default_model)
+    rel = _reliability(reliability)
     routes = [_route(r) for r in model_routes]
-    route_keys = {
-        r.provider: getattr(raw, "api_key", None)
-        or (raw.get("api_key") if isinstance(raw, Mapping) else None)
-        for r, raw in zip(routes, model_routes, strict=True)
-    }
+    # T4: a provider's key is the api_key of the first route naming it that has one.
+    route_keys: dict[str, Any] = {}
+    for r, raw in zip(routes, model_routes, strict=True):
+        key = raw.get("api_key") if isinstance(raw, Mapping) else getattr(raw, "api_key", None)
+        if key is not None and str(key).strip():
+            route_keys.setdefault(r.provider, key)
     if not routes:
-        return create_resilient_provider_with_options(primary, api_key, api_url, reliability, opts)
+        return create_resilient_provider_with_options(primary, api_key, api_url, rel, opts)
+    # `api_keys` are more keys of the primary (L4): rotating them into another vendor's
+    # provider would send one vendor's key to another (K1).
+    others = rel.model_copy(update={"api_keys": []})
     names = list(dict.fromkeys([primary, *(r.provider for r in routes)]))
     built: list[tuple[str, Provider]] = []
     for name in names:
         key = route_keys.get(name) or (api_key if name == primary else None)
         if name == primary:
-            provider = create_resilient_provider_with_options(name, key, api_url, reliability, opts)
+            provider = create_resilient_provider_with_options(name, key, api_url, rel, opts)
         else:
             try:
                 provider = create_resilient_provider_with_options(
-                    name, key, None, reliability, _fallback_options(opts, None)
+                    name, key, None, others, _fallback_options(opts, None)
                 )
             except ConfigError as exc:
                 log.warning("Ignoring routed provider %r that cannot be built: %s", name, exc)
