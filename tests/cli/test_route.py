@@ -295,3 +295,25 @@ def test_route_without_a_subcommand_prints_help(cli):
     result = cli("route")
     assert result.returncode == 2
     assert "explain" in result.stderr
+
+
+def test_the_example_in_the_routing_doc_is_the_real_output(cli, tmp_path):
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "routing.md").read_text("utf-8")
+    toml = doc.split("```toml\n", 1)[1].split("```\n", 1)[0]
+    example = next(
+        block
+        for block in doc.split("```text\n")[1:]
+        if block.startswith("$ construct route explain")
+    ).split("```\n", 1)[0]
+    command, expected = example.split("\n", 1)
+    (cli.home / "config.toml").write_text(toml, encoding="utf-8")
+    run = Guarded(cli, tmp_path)
+    # The doc shows a GROQ_API_KEY ending in c0de; OPENAI_WORK_KEY must be set to load.
+    result = run(
+        *command.split()[2:],
+        GROQ_API_KEY="gsk_docs_example_key_c0de",
+        OPENAI_WORK_KEY="sk-docs-openai-key-0001",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == expected
+    assert not run.touched
