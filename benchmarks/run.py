@@ -37,6 +37,8 @@ import queue
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -56,7 +58,7 @@ SIZES = {
 }
 # Slow clients (LiteLLM) get fewer calls per round, so a round lasts about this long;
 # per-call numbers do not depend on the count. (seconds, at least this many calls)
-ROUND_BUDGET = {"seq": (2.0, 50), "stream": (2.0, 5)}
+ROUND_BUDGET = {"seq": (2.0, 50), "conc": (2.5, 400), "stream": (2.0, 5)}
 IN_FLIGHT = {"full": 200, "smoke": 20}
 STREAM_CHUNKS = {"full": 500, "smoke": 20}
 # The connection count is about giving the socket back, not about chunk cost:
@@ -94,6 +96,11 @@ def _env() -> dict[str, str]:
 
 
 # -- the worker: one row, in its own process -------------------------------------------------
+#
+# The driver starts a worker, which builds its client, warms up and prints
+# {"ready": ...}; then each `round` line on its stdin runs one timed round and
+# prints its numbers as one JSON line. The driver asks every row of a mode for
+# round 1, then round 2, ..., so all rows see the same drift in machine load.
 
 
 class ServerStats:
@@ -114,48 +121,59 @@ class ServerStats:
 
 
 class Rounds:
-    """Timed rounds: the client's CPU and wall time, and what the server counted meanwhile."""
+    """One row's timed rounds: client CPU and wall time, and what the server counted."""
 
-    def __init__(self, stats: ServerStats) -> None:
-        self.stats = stats
-        self.rounds: list[dict[str, Any]] = []
+    def __init__(self, args: argparse.Namespace, per_call: int) -> None:
+        self.stats = ServerStats(args.port)
+        self.stats.reset()  # opens the stats connection before anything is counted
+        self.client = args.client
+        self.per_call = per_call  # answer characters, or content chunks, in each call
+        self.profile_out = args.profile_out
+        self._profiler: Any = None
+        if self.profile_out:
+            import cProfile
+
+            self._profiler = cProfile.Profile()
         self._cpu = self._wall = 0.0
 
     def start(self) -> None:
         self.stats.reset()
+        if self._profiler:
+            self._profiler.enable()
         self._cpu, self._wall = time.process_time(), time.perf_counter()
 
     def stop(self, calls: int, total: int) -> None:
         cpu, wall = time.process_time() - self._cpu, time.perf_counter() - self._wall
+        if self._profiler:
+            self._profiler.disable()
         counts = self.stats.read()
-        self.rounds.append(
+        if total != self.per_call * calls or counts["requests"] != calls:
+            raise SystemExit(
+                f"{self.client}: wrong answers: {total} units in {counts['requests']} requests "
+                f"for {calls} calls, expected {self.per_call} units per call"
+            )
+        _say(
             {
                 "cpu": cpu,
                 "wall": wall,
                 "calls": calls,
-                "total": total,
                 "connections": counts["connections"],
                 "requests": counts["requests"],
             }
         )
 
-
-def _profiled(path: str | None) -> contextlib.AbstractContextManager[Any]:
-    if not path:
-        return contextlib.nullcontext()
-    import cProfile
-
-    @contextlib.contextmanager
-    def profile() -> Iterator[None]:
-        profiler = cProfile.Profile()
-        profiler.enable()
-        try:
+    def commands(self) -> Iterator[None]:
+        """One item per `round` the driver asks for; ends when its stdin closes."""
+        for line in sys.stdin:
+            if line.strip() != "round":
+                break
             yield
-        finally:
-            profiler.disable()
-            profiler.dump_stats(path)
+        if self._profiler:
+            self._profiler.dump_stats(self.profile_out)
 
-    return profile()
+
+def _say(message: dict[str, Any]) -> None:
+    print(json.dumps(message), flush=True)
 
 
 def _round_size(args: argparse.Namespace, warmup_wall: float) -> int:
@@ -167,30 +185,27 @@ def _round_size(args: argparse.Namespace, warmup_wall: float) -> int:
     return min(args.calls, max(fit, args.min_calls))
 
 
-def _measure_sync(client: Any, target: Any, args: argparse.Namespace, stats: ServerStats) -> list:
+def _serve_sync(client: Any, target: Any, args: argparse.Namespace, rounds: Rounds) -> None:
     call, close = client.make(target, args.mode in ("stream", "conns"))
 
     def run(n: int) -> int:
         return sum(call() for _ in range(n))
 
-    rounds = Rounds(stats)
     try:
         run(min(args.warmup, 1))  # the first call opens the connection: not a sample
         wall = time.perf_counter()
         run(args.warmup - 1)
         calls = _round_size(args, time.perf_counter() - wall)
-        with _profiled(args.profile_out):
-            for _ in range(args.repeat):
-                rounds.start()
-                rounds.stop(calls, run(calls))
-        return rounds.rounds
+        _say({"ready": True, "calls": calls})
+        for _ in rounds.commands():
+            run(args.rewarm)  # reopen what went idle while other rows ran
+            rounds.start()
+            rounds.stop(calls, run(calls))
     finally:
         close()
 
 
-async def _measure_async(
-    client: Any, target: Any, args: argparse.Namespace, stats: ServerStats
-) -> list:
+async def _serve_async(client: Any, target: Any, args: argparse.Namespace, rounds: Rounds) -> None:
     call, close = await client.make(target, args.mode in ("stream", "conns"))
 
     async def sequentially(n: int) -> int:
@@ -213,17 +228,17 @@ async def _measure_async(
         return total
 
     run = concurrently if args.mode == "conc" else sequentially
-    rounds = Rounds(stats)
     try:
         await run(min(args.warmup, 1))
         wall = time.perf_counter()
         await run(args.warmup - 1)
         calls = _round_size(args, time.perf_counter() - wall)
-        with _profiled(args.profile_out):
-            for _ in range(args.repeat):
-                rounds.start()
-                rounds.stop(calls, await run(calls))
-        return rounds.rounds
+        _say({"ready": True, "calls": calls})
+        # Between rounds the loop blocks on stdin: nothing else is running then.
+        for _ in rounds.commands():
+            await run(args.rewarm)
+            rounds.start()
+            rounds.stop(calls, await run(calls))
     finally:
         closing = close()
         if inspect.isawaitable(closing):
@@ -237,28 +252,18 @@ def worker(args: argparse.Namespace) -> int:
     client = BY_NAME[args.client]
     missing = [m for m in client.requires if importlib.util.find_spec(m) is None]
     if missing:
-        print(json.dumps({"skipped": f"{missing[0]} is not installed"}))
+        _say({"skipped": f"{missing[0]} is not installed"})
         return 0
     stream = args.mode in ("stream", "conns")
     target = Target(args.port, args.chunks if stream else 0)
-    stats = ServerStats(args.port)
-    stats.reset()  # opens the stats connection before anything is counted
+    rounds = Rounds(args, args.chunks if stream else len(REPLY_TEXT))
     try:
         if client.is_async:
-            rounds = asyncio.run(_measure_async(client, target, args, stats))
+            asyncio.run(_serve_async(client, target, args, rounds))
         else:
-            rounds = _measure_sync(client, target, args, stats)
-    except ImportError as exc:
-        print(json.dumps({"skipped": str(exc)}))
-        return 0
-    per_call = args.chunks if stream else len(REPLY_TEXT)
-    for r in rounds:
-        if r["total"] != per_call * r["calls"] or r["requests"] != r["calls"]:
-            raise SystemExit(
-                f"{args.client}: wrong answers: {r['total']} units in {r['requests']} requests "
-                f"for {r['calls']} calls, expected {per_call} units per call"
-            )
-    print(json.dumps({"rounds": rounds}))
+            _serve_sync(client, target, args, rounds)
+    except ImportError as exc:  # a client that found its library missing only when built
+        _say({"skipped": str(exc)})
     return 0
 
 
@@ -290,47 +295,127 @@ class FakeServer:
             self.proc.wait(5)
 
 
-def run_worker(
-    mode: str, client: str, port: int, scale: str, repeat: int, profile_out: str | None = None
-) -> dict[str, Any]:
-    calls, warmup = SIZES[scale][mode]
-    chunks = CONNS_CHUNKS[scale] if mode == "conns" else STREAM_CHUNKS[scale]
-    cmd = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--worker",
-        client,
-        "--mode",
-        mode,
-        "--port",
-        str(port),
-        "--calls",
-        str(calls),
-        "--warmup",
-        str(warmup),
-        "--repeat",
-        "1" if mode == "conns" else str(repeat),
-        "--chunks",
-        str(chunks),
-        "--in-flight",
-        str(IN_FLIGHT[scale]),
-    ]
-    if scale == "full" and mode in ROUND_BUDGET:
-        budget, least = ROUND_BUDGET[mode]
-        cmd += ["--round-budget", str(budget), "--min-calls", str(least)]
-    if profile_out:
-        cmd += ["--profile-out", profile_out]
-    try:
-        done = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S[scale], env=_env()
-        )
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {WORKER_TIMEOUT_S[scale]} s"}
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"error": tail[:300]}
-    return json.loads(lines[-1])
+class Worker:
+    """The driver's handle on one row's worker process."""
+
+    def __init__(
+        self, mode: str, client: str, port: int, scale: str, profile_out: str | None = None
+    ) -> None:
+        calls, warmup = SIZES[scale][mode]
+        chunks = CONNS_CHUNKS[scale] if mode == "conns" else STREAM_CHUNKS[scale]
+        rewarm = {"seq": 1, "stream": 1, "conc": IN_FLIGHT[scale], "conns": 0}[mode]
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            *("--worker", client, "--mode", mode, "--port", str(port)),
+            *("--calls", str(calls), "--warmup", str(warmup), "--rewarm", str(rewarm)),
+            *("--chunks", str(chunks), "--in-flight", str(IN_FLIGHT[scale])),
+        ]
+        if scale == "full" and mode in ROUND_BUDGET:
+            budget, least = ROUND_BUDGET[mode]
+            cmd += ["--round-budget", str(budget), "--min-calls", str(least)]
+        if profile_out:
+            cmd += ["--profile-out", profile_out]
+        self.client = client
+        self.started = time.perf_counter()
+        self.rounds: list[dict[str, Any]] = []
+        # A file, not a pipe: a chatty library must not block on a full pipe. Closed in close().
+        self._stderr = tempfile.TemporaryFile("w+")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, text=True,
+            env=_env(),
+        )  # fmt: skip
+        self.timed_out = False
+        self.limit = WORKER_TIMEOUT_S[scale]
+        self._timer = threading.Timer(self.limit, self._kill)
+        self._timer.daemon = True
+        self._timer.start()
+        self.state = self._read()  # {"ready"}, {"skipped"} or {"error"}
+
+    def _kill(self) -> None:
+        self.timed_out = True
+        self.proc.kill()
+
+    def _read(self) -> dict[str, Any]:
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        if line:
+            return json.loads(line)
+        self.proc.wait()
+        if self.timed_out:
+            return {"error": f"timed out after {self.limit} s"}
+        self._stderr.seek(0)
+        tail = self._stderr.read().strip().splitlines() or [f"exit status {self.proc.returncode}"]
+        return {"error": tail[-1][:300]}
+
+    def round(self) -> None:
+        if "ready" not in self.state:
+            return
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write("round\n")
+            self.proc.stdin.flush()
+        except OSError:
+            pass
+        result = self._read()
+        if "error" in result:
+            self.state = result
+        else:
+            self.rounds.append(result)
+
+    def close(self) -> dict[str, Any]:
+        """The row's entry: its rounds, or why it has none."""
+        with contextlib.suppress(OSError):
+            if self.proc.stdin:
+                self.proc.stdin.close()
+        self.proc.wait()
+        self._timer.cancel()
+        self._stderr.close()
+        if "ready" in self.state:
+            return {"rounds": self.rounds}
+        return self.state
+
+
+def measure_rows(
+    rows: list[tuple[str, str]], ports: list[int], scale: str, repeat: int
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every row's entry. One port: the rows of a mode take turns, round by round (a timed
+    run). Several: rows run side by side, each against its own server (the smoke run)."""
+    done: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def report(mode: str, worker: Worker, entry: dict[str, Any]) -> None:
+        state = entry.get("error") or entry.get("skipped") or "ok"
+        took = time.perf_counter() - worker.started
+        print(f"{mode:7} {worker.client:24} {took:6.1f} s  {state}", file=sys.stderr)
+
+    if len(ports) == 1:
+        for mode in dict.fromkeys(m for m, _ in rows):
+            workers = [Worker(mode, c, ports[0], scale) for m, c in rows if m == mode]
+            for _ in range(1 if mode == "conns" else repeat):
+                for w in workers:
+                    w.round()
+            for w in workers:
+                done[(mode, w.client)] = entry = w.close()
+                report(mode, w, entry)
+        return done
+
+    free: queue.Queue[int] = queue.Queue()
+    for port in ports:
+        free.put(port)
+
+    def one(row: tuple[str, str]) -> dict[str, Any]:
+        port = free.get()
+        try:
+            w = Worker(row[0], row[1], port, scale)
+            for _ in range(1 if row[0] == "conns" else repeat):
+                w.round()
+            entry = w.close()
+        finally:
+            free.put(port)
+        report(row[0], w, entry)
+        return entry
+
+    with ThreadPoolExecutor(len(ports)) as pool:
+        return dict(zip(rows, pool.map(one, rows), strict=True))
 
 
 def _median(rounds: list[dict[str, Any]], key: Callable[[dict[str, Any]], float]) -> float:
@@ -540,8 +625,9 @@ def render(
     out += [
         "",
         f"**Concurrent** calls, {IN_FLIGHT[scale]} in flight on one asyncio loop ({calls} "
-        "timed calls per round). Each library keeps its default pool (httpx and aiohttp: 100 "
-        "connections; construct: 100, 20 kept alive; openai: 1000, 100 kept alive).",
+        "timed calls per round, fewer for slow clients). Each library keeps its default "
+        "pool (httpx and aiohttp: 100 connections; construct: 100, 20 kept alive; openai: "
+        "1000, 100 kept alive).",
         "",
     ]
 
@@ -552,9 +638,12 @@ def render(
             _ratio(s["rps"], floor and floor["rps"]),
             _ratio(s["cpu_call"], floor and floor["cpu_call"]),
             f"{s['connections']:.0f}",
+            note("conc", name, s, "cpu_call"),
         ]
 
-    header = ["client", "req/s", "CPU ms/call", "req/s ÷ floor", "CPU ÷ floor", "new conns"]
+    header = [
+        "client", "req/s", "CPU ms/call", "req/s ÷ floor", "CPU ÷ floor", "new conns", "note",
+    ]  # fmt: skip
     out += _table(header, rows("conc", conc_cells, len(header)))
 
     calls, _ = SIZES[scale]["stream"]
@@ -675,7 +764,8 @@ def goals(results: dict[str, Any], imports: dict[str, Any]) -> list[list[str]]:
         n = get("conns", name, "connections")
         calls = get("conns", name, "calls")
         shown = "not measured" if n is None else f"{n:.0f} for {calls} calls"
-        rows.append([f"{name}: connections for sequential streams", "1", shown, _yes(n == 1)])
+        met = "—" if n is None else _yes(n == 1)
+        rows.append([f"{name}: connections for sequential streams", "1", shown, met])
     rows.append(
         [
             "aiohttp transport ÷ raw aiohttp (throughput and CPU per call)",
@@ -702,11 +792,13 @@ def write_between_markers(path: Path, text: str) -> None:
 
 def profile(client: str, port: int, scale: str, mode: str) -> None:
     import pstats
-    import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "profile.out")
-        result = run_worker(mode, client, port, scale, 3, profile_out=out)
+        worker = Worker(mode, client, port, scale, profile_out=out)
+        for _ in range(3):
+            worker.round()
+        result = worker.close()
         if "rounds" not in result:
             raise SystemExit(f"{client}: {result}")
         stats = pstats.Stats(out)
@@ -730,6 +822,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--calls", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--warmup", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--rewarm", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--chunks", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--in-flight", type=int, default=200, help=argparse.SUPPRESS)
     parser.add_argument("--round-budget", type=float, default=0.0, help=argparse.SUPPRESS)
@@ -754,37 +847,22 @@ def main(argv: list[str] | None = None) -> int:
     # are per server).
     jobs = SMOKE_JOBS if args.smoke and not args.profile else 1
     servers = [FakeServer(STREAM_CHUNKS[scale]) for _ in range(jobs)]
-    free: queue.Queue[int] = queue.Queue()
-    for server in servers:
-        free.put(server.port)
     failures: list[str] = []
     results: dict[str, dict[str, dict[str, Any]]] = {}
-
-    def measure(mode: str, name: str) -> dict[str, Any]:
-        port = free.get()
-        try:
-            t = time.perf_counter()
-            entry = run_worker(mode, name, port, scale, repeat)
-        finally:
-            free.put(port)
-        chunks = CONNS_CHUNKS[scale] if mode == "conns" else STREAM_CHUNKS[scale]
-        if "rounds" in entry:
-            entry["summary"] = summarize(mode, entry, chunks)
-        state = entry.get("error") or entry.get("skipped") or "ok"
-        print(f"{mode:7} {name:24} {time.perf_counter() - t:6.1f} s  {state}", file=sys.stderr)
-        return entry
-
     try:
         if args.profile:
             profile(args.profile, servers[0].port, scale, args.profile_mode)
             return 0
         rows = [(m, c.name) for m in modes if m != "import" for c in CLIENTS if m in c.modes]
-        with ThreadPoolExecutor(jobs) as pool:
-            entries = list(pool.map(lambda row: measure(*row), rows))
-        for (mode, name), entry in zip(rows, entries, strict=True):
-            results.setdefault(mode, {})[name] = entry
-            if "error" in entry:
+        entries = measure_rows(rows, [s.port for s in servers], scale, repeat)
+        for (mode, name), entry in entries.items():
+            chunks = CONNS_CHUNKS[scale] if mode == "conns" else STREAM_CHUNKS[scale]
+            if "rounds" in entry:
+                entry["summary"] = summarize(mode, entry, chunks)
+            elif "error" in entry:
                 failures.append(f"{mode} / {name}: {entry['error']}")
+        for row in rows:  # the table keeps the CLIENTS order
+            results.setdefault(row[0], {})[row[1]] = entries[row]
         if args.smoke:
             problem = check_rate_limit(servers[0].port)
             if problem:
