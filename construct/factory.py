@@ -389,7 +389,12 @@ def create_routed_provider_with_options(
         else:
             try:
                 provider = create_resilient_provider_with_options(
-                    name, key, None, others, _fallback_options(opts, None)
+                    name,
+                    key,
+                    None,
+                    others,
+                    # default_model names a model of the default provider, not of this one.
+                    replace(_fallback_options(opts, None), default_model=None),
                 )
             except ConfigError as exc:
                 log.warning("Ignoring routed provider %r that cannot be built: %s", name, exc)

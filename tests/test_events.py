@@ -95,16 +95,16 @@ def test_the_events_of_a_scripted_failure(env, seen):
     assert response.provider == "b"
     assert [(e.kind, e.provider) for e in seen] == [
         ("attempt", "a"),
-        ("key_rotation", "a"),
+        ("key_rotation", "a"),  # the 429 cools the first key; it does not count as an outage
         ("attempt", "a"),
-        ("circuit", "a"),  # the second consecutive failure opens it
         ("retry", "a"),
         ("attempt", "a"),
+        ("circuit", "a"),  # the second consecutive 503 opens it
         ("fallback", "a"),
         ("attempt", "b"),
         ("success", "b"),
     ]
-    attempt, rotation, _, circuit, retry, _, fallback, _, success = seen
+    attempt, rotation, _, retry, _, circuit, fallback, _, success = seen
     assert attempt.message == "a m attempt 1/2 key …0001"
     assert attempt.data == {"attempt": 1, "key": "…0001"}
     assert rotation.message == "a: rate limited; next key: key …0001 -> …0002"

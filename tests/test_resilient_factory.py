@@ -557,3 +557,22 @@ def test_the_resolution_table_of_the_routing_doc_is_true(tmp_path):
             continue
         name, _, chosen, _ = router.resolve(asked)
         assert (name, chosen) == (provider, sent), row
+
+
+def test_a_routed_provider_never_receives_the_default_model(monkeypatch):
+    # `hint:fast` without a model must not send OpenRouter's model id to Groq.
+    monkeypatch.setenv("GROQ_API_KEY", "gsk-route-key-0123456789")
+    router = create_routed_provider(
+        "openrouter",
+        "sk-or-v1-primary-0123456789",
+        None,
+        {},
+        [{"hint": "fast", "provider": "groq"}],
+        "anthropic/claude-sonnet-4",
+    )
+    with respx.mock(assert_all_called=False) as mock:
+        groq = mock.post("https://api.groq.com/openai/v1/chat/completions")
+        with pytest.raises(InvalidRequest, match=r"No model given.*model_routes"):
+            router.chat(ChatRequest((ChatMessage.user("x"),)), "hint:fast")
+    assert groq.call_count == 0
+    assert router.default_model == "anthropic/claude-sonnet-4"

@@ -240,7 +240,8 @@ class ReliableProvider(Provider):
         chosen = (model or self.default_model or "").strip()
         if not chosen:
             raise InvalidRequest(
-                "No model given: pass model=, or set default_model in config.toml.",
+                "No model given: pass model=, set default_model in config.toml, or give the "
+                "[[model_routes]] entry that chose this provider a model.",
                 provider=self.name,
             )
         return chosen
@@ -426,6 +427,16 @@ class _Call:
                     new=key,
                 )
                 continue
+            if decision.step is Step.RETRY and self.owner._breakers[name].state == "open":
+                # This failure opened the circuit: no more retries against it.
+                events.emit(
+                    "fallback",
+                    f"{name} {model}: circuit opened; moving on",
+                    provider=name,
+                    model=model,
+                    why="circuit opened",
+                )
+                return Step.NEXT_PROVIDER
             if decision.step is Step.RETRY:
                 wait = decision.wait_s
                 events.emit(
@@ -486,10 +497,11 @@ class _Call:
         self.attempts.append(
             Attempt.of_error(t.name, t.model, t.number, t.of, decision.reason, error, t.key)
         )
-        if decision.reason in ("retryable", "rate_limited"):
+        if decision.reason == "retryable":
             owner._breakers[t.name].failure()
         else:
-            # A 4xx says nothing about an outage; a half-open trial must not stay out.
+            # A 4xx says nothing about an outage, and a rate limit cools its key instead
+            # (L4): neither opens the circuit, and a half-open trial must not stay out.
             owner._breakers[t.name].release()
 
     def succeeded(self, t: _Try, response: ChatResponse) -> ChatResponse:
