@@ -32,11 +32,13 @@ from anthropic.types import (
     RawMessageDeltaEvent,
     RawMessageStartEvent,
     RawMessageStopEvent,
+    RedactedThinkingBlockParam,
     SignatureDelta,
     TextBlock,
     TextBlockParam,
     TextDelta,
     ThinkingBlock,
+    ThinkingBlockParam,
     ThinkingConfigParam,
     ThinkingDelta,
     ToolChoiceParam,
@@ -73,6 +75,8 @@ _BLOCK_TYPES: dict[str, type] = {
     "image": ImageBlockParam,
     "tool_use": ToolUseBlockParam,
     "tool_result": ToolResultBlockParam,
+    "thinking": ThinkingBlockParam,
+    "redacted_thinking": RedactedThinkingBlockParam,
 }
 _SOURCE_TYPES = {"base64": Base64ImageSourceParam, "url": URLImageSourceParam}
 _ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
@@ -173,8 +177,10 @@ def text_block(text: str) -> TextBlock:
     return TextBlock(type="text", text=text)
 
 
-def thinking_block(thinking: str) -> ThinkingBlock:
-    return ThinkingBlock(type="thinking", thinking=thinking, signature="sig-" + str(len(thinking)))
+def thinking_block(thinking: str, signature: str | None = None) -> ThinkingBlock:
+    """A signed thinking block; streams open one with an empty signature (`signature=""`)."""
+    sig = f"sig-{len(thinking)}" if signature is None else signature
+    return ThinkingBlock(type="thinking", thinking=thinking, signature=sig)
 
 
 def tool_use_block(call_id: str, name: str, args: dict[str, Any]) -> ToolUseBlock:
@@ -232,8 +238,8 @@ def thinking_delta(index: int, thinking: str) -> dict[str, Any]:
     return _delta(index, ThinkingDelta(type="thinking_delta", thinking=thinking))
 
 
-def signature_delta(index: int) -> dict[str, Any]:
-    return _delta(index, SignatureDelta(type="signature_delta", signature="EqQBCgIYAhIM"))
+def signature_delta(index: int, signature: str = "EqQBCgIYAhIM") -> dict[str, Any]:
+    return _delta(index, SignatureDelta(type="signature_delta", signature=signature))
 
 
 def json_delta(index: int, partial: str) -> dict[str, Any]:

@@ -13,7 +13,9 @@ import base64
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
@@ -44,6 +46,7 @@ __all__ = [
     "AnthropicMessages",
     "MessagesSettings",
     "MessagesStreamParser",
+    "ThinkingMemory",
     "accepts_sampling",
     "api_root",
     "build",
@@ -128,6 +131,37 @@ def api_root(base_url: str) -> str:
     return base + "/v1"
 
 
+class ThinkingMemory:
+    """The signed thinking blocks of recent answers that called tools, by tool call id.
+
+    With extended thinking on, the API refuses a tool loop whose last assistant turn
+    does not open with the thinking block (and signature) it answered with. construct's
+    messages carry no signatures, so the dialect remembers them here, bounded, and puts
+    them back when that assistant turn is sent again by the same provider.
+    """
+
+    __slots__ = ("_blocks", "_limit", "_lock")
+
+    def __init__(self, limit: int = 256) -> None:
+        self._blocks: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def remember(self, calls: Sequence[ToolCall], blocks: list[dict[str, Any]]) -> None:
+        if not calls or not blocks:
+            return
+        with self._lock:
+            for call in calls:
+                self._blocks[call.id] = blocks
+                self._blocks.move_to_end(call.id)
+            while len(self._blocks) > self._limit:
+                self._blocks.popitem(last=False)
+
+    def recall(self, call_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(b) for b in self._blocks.get(call_id, ())]
+
+
 @dataclass(frozen=True, slots=True)
 class MessagesSettings:
     provider: str
@@ -153,6 +187,7 @@ class AnthropicMessages:
 
     def __init__(self, settings: MessagesSettings) -> None:
         self.settings = settings
+        self.thinking_memory = ThinkingMemory()
 
     # -- auth and requests ----------------------------------------------------
 
@@ -199,9 +234,11 @@ class AnthropicMessages:
             "top_p": extra.pop("top_p", None),
             "top_k": extra.pop("top_k", None),
         }
+        thinking = extra.get("thinking")
+        recall = self.thinking_memory.recall if _thinking_on(thinking) else None
         try:
             cache = _cache_control(extra.get("cache", True))
-            messages = encode_messages(request.messages)
+            messages = encode_messages(request.messages, recall)
         except ValueError as exc:
             raise InvalidRequest(str(exc), provider=self.settings.provider) from None
         system = [
@@ -214,7 +251,6 @@ class AnthropicMessages:
         if oauth:
             system.insert(0, {"type": "text", "text": CLAUDE_CODE_SYSTEM})
         tools = [encode_tool(t) for t in request.tools or ()]
-        thinking = extra.get("thinking")
         body: dict[str, Any] = {
             "model": model,
             "max_tokens": self._max_tokens(request, thinking),
@@ -269,6 +305,7 @@ class AnthropicMessages:
             )
         text: list[str] = []
         thinking: list[str] = []
+        signed: list[dict[str, Any]] = []
         calls: list[ToolCall] = []
         for block in content:
             if not isinstance(block, dict):
@@ -278,6 +315,9 @@ class AnthropicMessages:
                 text.append(block["text"])
             elif kind == "thinking" and isinstance(block.get("thinking"), str):
                 thinking.append(block["thinking"])
+                signed += _signed_thinking(block["thinking"], block.get("signature"))
+            elif kind == "redacted_thinking" and isinstance(block.get("data"), str):
+                signed.append({"type": "redacted_thinking", "data": block["data"]})
             elif kind == "tool_use" and block.get("name"):
                 calls.append(
                     ToolCall(
@@ -286,6 +326,7 @@ class AnthropicMessages:
                         arguments=json.dumps(block.get("input") or {}),
                     )
                 )
+        self.thinking_memory.remember(calls, signed)
         stop = _STOP.get(data.get("stop_reason") or "")
         if calls and stop is None:
             stop = "tool_use"
@@ -348,6 +389,7 @@ class MessagesStreamParser:
         "_dialect",
         "_model",
         "_reasoning",
+        "_signed",
         "_stop",
         "_stopped",
         "_text",
@@ -361,6 +403,8 @@ class MessagesStreamParser:
         self._blocks: dict[int, dict[str, Any]] = {}
         self._text: list[str] = []
         self._reasoning: list[str] = []
+        # Thinking and redacted_thinking blocks by index, for the dialect's ThinkingMemory.
+        self._signed: dict[int, dict[str, Any]] = {}
         self._calls: list[ToolCall] = []
         self._usage: dict[str, Any] = {}
         self._stop: str | None = None
@@ -418,11 +462,17 @@ class MessagesStreamParser:
         if not isinstance(block, dict):
             return
         slot: dict[str, Any] = {"type": block.get("type")}
-        self._blocks[event.get("index", len(self._blocks))] = slot
+        index = event.get("index", len(self._blocks))
+        self._blocks[index] = slot
         if slot["type"] == "text":
             self._emit_text(block.get("text"), events)
         elif slot["type"] == "thinking":
+            slot["parts"] = []
+            slot["signature"] = block.get("signature") or ""
+            self._signed[index] = slot
             self._emit_reasoning(slot, block.get("thinking"), events)
+        elif slot["type"] == "redacted_thinking" and isinstance(block.get("data"), str):
+            self._signed[index] = {"type": "redacted_thinking", "data": block["data"]}
         elif slot["type"] == "tool_use":
             slot.update(id=block.get("id"), name=block.get("name"), input=block.get("input"))
             slot["args"] = []
@@ -443,8 +493,9 @@ class MessagesStreamParser:
             piece = delta.get("partial_json")
             if isinstance(piece, str):
                 slot["args"].append(piece)
-        # `signature_delta` seals a thinking block for re-sending, which construct does not
-        # do; `citations_delta` annotates text already delivered.
+        elif kind == "signature_delta" and slot is not None and "parts" in slot:
+            slot["signature"] += delta.get("signature") or ""
+        # `citations_delta` annotates text already delivered.
 
     def _emit_text(self, piece: Any, events: list[StreamEvent]) -> None:
         if isinstance(piece, str) and piece:
@@ -454,6 +505,8 @@ class MessagesStreamParser:
     def _emit_reasoning(self, slot: dict[str, Any], piece: Any, events: list[StreamEvent]) -> None:
         if not isinstance(piece, str) or not piece:
             return
+        if "parts" in slot:
+            slot["parts"].append(piece)
         if not slot.get("started"):
             slot["started"] = True
             # Thinking blocks are paragraphs apart, as parse_chat joins them.
@@ -481,6 +534,7 @@ class MessagesStreamParser:
         events: list[StreamEvent] = []
         for index in sorted(i for i in self._blocks if isinstance(i, int)):
             self._stop_block(index, events)
+        self._dialect.thinking_memory.remember(self._calls, self._signed_blocks())
         stop = _STOP.get(self._stop or "")
         if self._calls and stop is None:
             stop = "tool_use"
@@ -496,15 +550,30 @@ class MessagesStreamParser:
         events.append(StreamEvent.final(response))
         return events
 
+    def _signed_blocks(self) -> list[dict[str, Any]]:
+        blocks: list[dict[str, Any]] = []
+        for index in sorted(self._signed):
+            slot = self._signed[index]
+            if slot["type"] == "thinking":
+                blocks += _signed_thinking("".join(slot["parts"]), slot["signature"])
+            else:
+                blocks.append(slot)
+        return blocks
+
 
 # -- encoding ----------------------------------------------------------------------
 
 
-def encode_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+def encode_messages(
+    messages: Sequence[ChatMessage],
+    recall: Callable[[str], list[dict[str, Any]]] | None = None,
+) -> list[dict[str, Any]]:
     """User and assistant turns as content blocks; system messages are left to `system`.
 
     Tool results become user `tool_result` blocks, and consecutive turns of one role
     merge into one message, since the API wants user and assistant to alternate.
+    `recall` gives the signed thinking blocks an assistant turn with tool calls opened
+    with, when known (`ThinkingMemory`).
     """
     out: list[dict[str, Any]] = []
     for m in messages:
@@ -512,6 +581,8 @@ def encode_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
             continue
         role = "assistant" if m.role == "assistant" else "user"
         blocks = _blocks(m)
+        if recall is not None and m.role == "assistant" and m.tool_calls:
+            blocks = recall(m.tool_calls[0].id) + blocks
         if not blocks:
             # The API refuses empty turns; an empty message says nothing anyway.
             continue
@@ -520,9 +591,10 @@ def encode_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
         else:
             out.append({"role": role, "content": blocks})
     for message in out:
-        if message["role"] == "user":
-            # tool_result blocks must open the user turn that answers the tool calls.
-            message["content"].sort(key=lambda b: b["type"] != "tool_result")
+        # tool_result blocks must open the user turn that answers the tool calls, and
+        # thinking blocks the assistant turn they belong to.
+        first = "tool_result" if message["role"] == "user" else "thinking"
+        message["content"].sort(key=lambda b: first not in b["type"])
     return out
 
 
@@ -645,6 +717,12 @@ def _join_betas(current: str | None, extra: Any) -> str:
 
 
 # -- decoding ------------------------------------------------------------------------
+
+
+def _signed_thinking(thinking: str, signature: Any) -> list[dict[str, Any]]:
+    if not isinstance(signature, str) or not signature:
+        return []
+    return [{"type": "thinking", "thinking": thinking, "signature": signature}]
 
 
 def _join_thinking(blocks: list[str]) -> str | None:

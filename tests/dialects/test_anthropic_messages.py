@@ -817,3 +817,97 @@ def test_final_event_carries_the_whole_response() -> None:
     assert [e.type for e in events].count("final") == 1
     final = events[-1].response
     assert (final.text, final.stop_reason, final.model) == ("Hi", "max_tokens", "claude-opus-4-7")
+
+
+# -- thinking blocks in tool loops ------------------------------------------------------
+
+THINK = {"type": "enabled", "budget_tokens": 2048}
+
+
+def _follow_up(call_id: str = "toolu_1", thinking: Any = THINK) -> ChatRequest:
+    return ask(
+        ChatMessage.user("Weather in Paris?"),
+        ChatMessage.assistant("Checking.", [ToolCall(call_id, "get_weather", '{"city": "Paris"}')]),
+        ChatMessage.tool(call_id, "21 °C"),
+        tools=(WEATHER,),
+        extra={"thinking": thinking, "cache": False} if thinking else {"cache": False},
+    )
+
+
+def _sent_with(d: AnthropicMessages, request: ChatRequest) -> dict[str, Any]:
+    req = d.chat_request(request, MODEL, None, False, d.auth_headers(KEY))
+    validate_messages_request(req.json)
+    return req.json
+
+
+def test_a_tool_loop_with_thinking_resends_the_signed_thinking_blocks() -> None:
+    d = dialect()
+    answer = message(
+        thinking_block("Paris needs a lookup."),
+        "Checking.",
+        tool_use_block("toolu_1", "get_weather", {"city": "Paris"}),
+        stop_reason="tool_use",
+    )
+    answer["content"].insert(1, {"type": "redacted_thinking", "data": "EmwKAhgB"})
+    d.parse_chat(answer, "m")
+    sent = _sent_with(d, _follow_up())
+    assert sent["messages"][1]["content"] == [
+        {"type": "thinking", "thinking": "Paris needs a lookup.", "signature": "sig-21"},
+        {"type": "redacted_thinking", "data": "EmwKAhgB"},
+        {"type": "text", "text": "Checking."},
+        {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}},
+    ]
+    # Without thinking, or for calls this dialect never saw, the turn goes as it is.
+    for request in (_follow_up(thinking=None), _follow_up(thinking={"type": "disabled"})):
+        assert _sent_with(d, request)["messages"][1]["content"][0]["type"] == "text"
+    assert _sent_with(dialect(), _follow_up())["messages"][1]["content"][0]["type"] == "text"
+    assert _sent_with(d, _follow_up("toolu_9"))["messages"][1]["content"][0]["type"] == "text"
+
+
+def test_a_streamed_tool_loop_keeps_thinking_and_signature() -> None:
+    d = dialect()
+    parser = d.stream_parser(ask(ChatMessage.user("x")), "m")
+    for e in [
+        message_start(),
+        block_start(0, thinking_block("", signature="")),
+        thinking_delta(0, "Paris needs "),
+        thinking_delta(0, "a lookup."),
+        signature_delta(0, "EqQB"),
+        signature_delta(0, "CgIY"),
+        block_stop(0),
+        block_start(1, tool_use_block("toolu_1", "get_weather", {})),
+        json_delta(1, '{"city": "Paris"}'),
+        block_stop(1),
+        message_delta("tool_use", 9),
+        message_stop(),
+    ]:
+        parser.feed(json.dumps(e))
+    parser.finish()
+    first = _sent_with(d, _follow_up())["messages"][1]["content"][0]
+    assert first == {
+        "type": "thinking",
+        "thinking": "Paris needs a lookup.",
+        "signature": "EqQBCgIY",
+    }
+
+
+def test_unsigned_thinking_and_answers_without_tool_calls_are_not_kept() -> None:
+    d = dialect()
+    unsigned = message(thinking_block("x"), tool_use_block("toolu_1", "now", {}))
+    unsigned["content"][0]["signature"] = ""
+    d.parse_chat(unsigned, "m")
+    d.parse_chat(message(thinking_block("y"), "No tools."), "m")
+    assert d.thinking_memory.recall("toolu_1") == []
+
+
+def test_thinking_memory_is_bounded() -> None:
+    from construct.dialects.anthropic_messages import ThinkingMemory
+
+    memory = ThinkingMemory(limit=2)
+    block = {"type": "thinking", "thinking": "t", "signature": "s"}
+    for i in range(3):
+        memory.remember([ToolCall(f"toolu_{i}", "f")], [block])
+    assert memory.recall("toolu_0") == []
+    assert memory.recall("toolu_2") == [block]
+    memory.recall("toolu_2")[0]["thinking"] = "changed"
+    assert memory.recall("toolu_2") == [block]

@@ -165,6 +165,40 @@ def test_achat_tool_calls_and_thinking() -> None:
     assert response.stop_reason == "tool_use"
 
 
+def test_a_tool_loop_with_thinking_sends_the_thinking_block_back() -> None:
+    # The API refuses the second request of a thinking tool loop without the signed block.
+    think = {"thinking": {"type": "enabled", "budget_tokens": 2048}}
+    first = ChatRequest((ChatMessage.user("Weather in Paris?"),), tools=(WEATHER,), extra=think)
+    answer = message(
+        thinking_block("Paris needs a lookup."),
+        tool_use_block("toolu_1", "get_weather", {"city": "Paris"}),
+        stop_reason="tool_use",
+    )
+    with respx.mock() as mock:
+        route = mock.post(URL).mock(
+            side_effect=[
+                httpx.Response(200, json=answer),
+                httpx.Response(200, json=message("21 °C.")),
+            ]
+        )
+        provider = create_provider("anthropic", KEY)
+        reply = provider.chat(first, MODEL)
+        history = ChatRequest(
+            (
+                *first.messages,
+                ChatMessage.assistant(reply.text, reply.tool_calls),
+                ChatMessage.tool("toolu_1", "21 °C"),
+            ),
+            tools=(WEATHER,),
+            extra=think,
+        )
+        assert asyncio.run(provider.achat(history, MODEL)).text == "21 °C."
+    _, body = _sent(route)
+    validate_messages_request(body)
+    assert [b["type"] for b in body["messages"][1]["content"]] == ["thinking", "tool_use"]
+    assert body["messages"][1]["content"][0]["signature"] == "sig-21"
+
+
 def test_stream_and_astream() -> None:
     with respx.mock() as mock:
         route = mock.post(URL).mock(
