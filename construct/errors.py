@@ -10,7 +10,7 @@
         ├── InvalidRequest           400 / 404 / 413 / 422: fix the request
         │   └── ContextWindowExceeded  the prompt does not fit the model
         ├── ContentBlocked           refused by the provider's content policy
-        ├── TransientError           408 / 409 / 425 / 5xx / 529, timeouts, resets (retryable)
+        ├── TransientError           408 / 409 / 424 / 425 / 5xx / 529, timeouts, resets
         ├── InvalidResponse          a 2xx body construct cannot parse       (retryable)
         ├── StreamInterrupted        a stream broke after its first event (.partial_text)
         ├── ProviderCapabilityError  the provider cannot do what was asked
@@ -376,7 +376,8 @@ def classify_http_error(
             cls = ContentBlocked
         else:
             cls = InvalidRequest
-    elif status in (408, 409, 425, 529) or status >= 500:
+    # 424: AWS's ModelErrorException, which AWS says to retry.
+    elif status in (408, 409, 424, 425, 529) or status >= 500:
         cls = TransientError
     elif 400 <= status < 500:
         cls = InvalidRequest

@@ -221,6 +221,10 @@ def create_provider_with_options(
         headers=headers,
         problem=problem,
     )
+    if not opts.provider_api_url and getattr(dialect, "base_url", None):
+        # A dialect that builds its endpoint from the environment (Azure's resource,
+        # Bedrock's region) shows the one it will call.
+        provider.base_url = dialect.base_url
     provider.default_model = opts.default_model
     provider.default_temperature = opts.default_temperature
     return provider

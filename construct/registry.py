@@ -432,9 +432,11 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         "https://bedrock-runtime.us-east-1.amazonaws.com",
         dialect="bedrock_converse",
         auth="aws",
-        key_env=("BEDROCK_API_KEY",),
+        # AWS_BEARER_TOKEN_BEDROCK is the variable AWS's own SDKs read for these keys.
+        key_env=("BEDROCK_API_KEY", "AWS_BEARER_TOKEN_BEDROCK"),
         aliases=("aws-bedrock",),
         vision=True,
+        prompt_caching=True,
         # Without a bearer key, requests are SigV4-signed from the AWS credential chain.
         key_required=False,
     ),

@@ -404,7 +404,7 @@ def test_bare_api_key_is_never_read(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_bedrock_never_uses_the_generic_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONSTRUCT_API_KEY", "generic-key-1234567")
     assert "CONSTRUCT_API_KEY" not in key_env_vars(resolve("bedrock"))
-    assert key_env_vars(resolve("bedrock")) == ("BEDROCK_API_KEY",)
+    assert key_env_vars(resolve("bedrock")) == ("BEDROCK_API_KEY", "AWS_BEARER_TOKEN_BEDROCK")
 
 
 def test_secret_objects_are_accepted_as_keys() -> None:

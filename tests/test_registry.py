@@ -570,8 +570,8 @@ def test_unknown_name_that_looks_like_a_key_is_scrubbed() -> None:
         ("anthropic", ("ANTHROPIC_OAUTH_TOKEN", "ANTHROPIC_API_KEY", GENERIC_KEY_ENV)),
         ("bailian", ("BAILIAN_API_KEY", "DASHSCOPE_API_KEY", GENERIC_KEY_ENV)),
         ("openrouter", ("OPENROUTER_API_KEY", GENERIC_KEY_ENV)),
-        ("bedrock", ("BEDROCK_API_KEY",)),
-        ("aws-bedrock", ("BEDROCK_API_KEY",)),
+        ("bedrock", ("BEDROCK_API_KEY", "AWS_BEARER_TOKEN_BEDROCK")),
+        ("aws-bedrock", ("BEDROCK_API_KEY", "AWS_BEARER_TOKEN_BEDROCK")),
     ],
 )
 def test_key_env_order(name: str, order: tuple[str, ...]) -> None:

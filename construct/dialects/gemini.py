@@ -481,7 +481,8 @@ class GeminiStreamFramer:
         self._escaped = False
 
     def feed(self, chunk: bytes | str) -> list[str]:
-        text = chunk if isinstance(chunk, str) else self._decoder.decode(chunk)
+        # A str is a line a text transport already split off (without its terminator).
+        text = chunk + "\n" if isinstance(chunk, str) else self._decoder.decode(chunk)
         return self._lines(text, final=False)
 
     def flush(self) -> list[str]:
@@ -573,6 +574,14 @@ def encode_messages(
             contents[-1]["parts"].extend(parts)
         else:
             contents.append({"role": role, "parts": parts})
+    if not contents:
+        if not system:
+            raise InvalidRequest(
+                "Nothing to send to Gemini: the request has no message with content.",
+                provider=provider,
+            )
+        # Gemini refuses a request without contents; a lone system prompt becomes the prompt.
+        return "", [{"role": "user", "parts": [{"text": system}]}]
     return system, contents
 
 

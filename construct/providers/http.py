@@ -61,22 +61,33 @@ def _auth_headers(auth: str, key: Secret | None) -> dict[str, str]:
 class _StreamRun:
     """The I/O-free half of streaming: lines in, events out, failures classified (L8)."""
 
-    __slots__ = ("delivered", "framer", "parser", "provider")
+    __slots__ = ("delivered", "framer", "held", "parser", "provider")
 
     def __init__(self, parser: Any, framer: Any, provider: HttpProvider) -> None:
         self.parser = parser
         self.framer = framer
         self.provider = provider
         self.delivered = False
+        self.held: ProviderError | None = None
 
     def chunk(self, chunk: Any) -> list[StreamEvent]:
         """Events for one line (or byte chunk) of the response."""
         return self._payloads(self.framer.feed(chunk))
 
     def _payloads(self, payloads: list[Any]) -> list[StreamEvent]:
+        if self.held is not None:
+            raise self.held
         events: list[StreamEvent] = []
         for payload in payloads:
-            events += self.parser.feed(payload)
+            try:
+                events += self.parser.feed(payload)
+            except ProviderError as exc:
+                if not events:
+                    raise
+                # One chunk held events and then an error: deliver the events first,
+                # raise on the next read (as StreamInterrupted, since output started).
+                self.held = exc
+                break
         if events:
             self.delivered = True
         return events
@@ -125,9 +136,7 @@ class HttpProvider(Provider):
         self.spec = spec
         self.name = spec.name
         self.display_name = spec.display_name
-        # A URL template the environment fills in (Azure's resource) is shown as resolved.
-        base = resolved.base_url
-        self.base_url = (getattr(dialect, "base_url", None) or base) if "{" in base else base
+        self.base_url = resolved.base_url
         self.key_source = key_source
         self._key = key
         self._resolved = resolved

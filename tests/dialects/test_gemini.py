@@ -266,6 +266,13 @@ def test_system_messages_are_joined_into_the_system_instruction():
     assert [c["role"] for c in sent["contents"]] == ["user"]
 
 
+def test_a_lone_system_prompt_becomes_the_prompt_and_an_empty_request_is_refused():
+    sent = body(ChatRequest((ChatMessage.system("Say hi."),)))
+    assert sent == {"contents": [{"role": "user", "parts": [{"text": "Say hi."}]}]}
+    with pytest.raises(InvalidRequest, match="no message"):
+        DIALECT.body(ChatRequest((ChatMessage.user(""),)), "m", None)
+
+
 def test_turns_of_one_role_merge_and_empty_turns_are_dropped():
     sent = body(
         ChatRequest(
@@ -574,6 +581,13 @@ def test_the_framer_reads_any_split_of_the_bytes():
         for i in range(0, len(stream), size):
             got += framer.feed(stream[i : i + size])
         assert got + framer.flush() == expected, size
+
+
+def test_the_framer_also_takes_lines_a_text_transport_split_off():
+    framer = GeminiStreamFramer()
+    lines = sse([response("x", finish="STOP")]).decode().splitlines()
+    payloads = [p for line in lines for p in framer.feed(line)] + framer.flush()
+    assert [json.loads(p)["candidates"][0]["finishReason"] for p in payloads] == ["STOP"]
 
 
 def test_an_error_sent_as_raw_json_lines_mid_stream_is_classified():
