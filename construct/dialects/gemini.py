@@ -257,7 +257,7 @@ class Gemini:
             elif isinstance(part.get("text"), str):
                 (reasoning if part.get("thought") else text).append(part["text"])
         finish = candidate.get("finishReason")
-        self._check_finish(finish, candidate, bool(text or calls))
+        self.check_finish(finish, candidate, bool(text or calls))
         return ChatResponse(
             text="".join(text),
             tool_calls=tuple(calls),
@@ -309,7 +309,7 @@ class Gemini:
             provider=s.provider,
         )
 
-    def _check_finish(self, finish: Any, candidate: dict[str, Any], has_output: bool) -> None:
+    def check_finish(self, finish: Any, candidate: dict[str, Any], has_output: bool) -> None:
         if finish not in _BROKEN_FINISH or has_output:
             return
         s = self.settings
@@ -427,7 +427,7 @@ class GeminiStreamParser:
         finish = candidate.get("finishReason")
         if isinstance(finish, str) and finish:
             self._finish = finish
-            self._dialect._check_finish(finish, candidate, bool(self._text or self._calls))
+            self._dialect.check_finish(finish, candidate, bool(self._text or self._calls))
         return events
 
     def _part(self, part: dict[str, Any], events: list[StreamEvent]) -> None:
