@@ -27,12 +27,11 @@ import binascii
 import codecs
 import json
 import logging
-import mimetypes
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote_to_bytes
+from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 from ..errors import (
     ContentBlocked,
@@ -147,6 +146,18 @@ _RPC_STATUS = {
 }
 # Models that predate signature validation; everything else gets the placeholder.
 _UNSIGNED_MODELS = re.compile(r"(?i)(^|/)(gemini-[12]([.-]|$)|gemma|learnlm)")
+# The MIME type of an image URL, by extension (the system's table varies by platform).
+_IMAGE_TYPES = {
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "webp": "image/webp",
+    "gif": "image/gif",
+    "heic": "image/heic",
+    "heif": "image/heif",
+    "bmp": "image/bmp",
+    "svg": "image/svg+xml",
+}
 # `pageSize` of the model list: the API's maximum, so one page holds every model.
 _MODELS_PAGE_SIZE = 1000
 
@@ -648,10 +659,9 @@ def _tool_output(content: str) -> dict[str, Any]:
 def encode_image(url: str, provider: str = "gemini") -> dict[str, Any]:
     """`inlineData` for a `data:` URI, `fileData` for an http(s) URL (Gemini fetches it)."""
     if not url.startswith("data:"):
-        mime = mimetypes.guess_type(url.split("?", 1)[0])[0]
-        if not mime or not mime.startswith("image/"):
-            mime = "image/jpeg"
-        return {"fileData": {"mimeType": mime, "fileUri": url}}
+        path = urlsplit(url).path.lower()
+        ext = path.rsplit(".", 1)[-1] if "." in path.rsplit("/", 1)[-1] else ""
+        return {"fileData": {"mimeType": _IMAGE_TYPES.get(ext, "image/jpeg"), "fileUri": url}}
     header, sep, payload = url[5:].partition(",")
     params = header.split(";")
     mime = params[0] or "text/plain"

@@ -360,7 +360,7 @@ def test_images_inline_from_data_uris_and_by_uri_from_urls():
                 "Compare",
                 images=[
                     f"data:image/png;base64,{PNG}",
-                    "https://example.com/cat.webp?size=large",
+                    "https://example.com/cat.WEBP?size=large",
                     "https://cdn.example.com/img/8c1f2",
                     "data:image/svg+xml,%3Csvg%2F%3E",
                 ],
@@ -374,7 +374,7 @@ def test_images_inline_from_data_uris_and_by_uri_from_urls():
         {
             "fileData": {
                 "mimeType": "image/webp",
-                "fileUri": "https://example.com/cat.webp?size=large",
+                "fileUri": "https://example.com/cat.WEBP?size=large",
             }
         },
         {"fileData": {"mimeType": "image/jpeg", "fileUri": "https://cdn.example.com/img/8c1f2"}},
