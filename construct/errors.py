@@ -234,6 +234,7 @@ _QUOTA_PATTERNS = (
 )
 # Z.AI business codes of a 429 that no wait fixes (reference §3.3), matched as whole digit runs.
 _QUOTA_CODES = frozenset({"1113", "1311"})
+_BAD_KEY_PATTERNS = ("api key not valid", "api_key_invalid", "invalid api key")
 _CONTENT_PATTERNS = (
     "content_policy_violation",
     "content management policy",
@@ -359,7 +360,8 @@ def classify_http_error(
     detail = error_message_from_body(body)
     lowered = _classification_text(body)
     cls: type[ProviderError]
-    if status in (401, 403):
+    if status in (401, 403) or (status == 400 and any(p in lowered for p in _BAD_KEY_PATTERNS)):
+        # Gemini answers a bad key with 400 INVALID_ARGUMENT "API key not valid".
         cls = AuthError
     elif status == 402:
         # Payment Required: DeepSeek's "Insufficient Balance", OpenRouter's credits.

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from .secrets import scrub_secret_patterns
 
-__all__ = ["Event", "EventKind", "emit", "subscribe"]
+__all__ = ["Event", "EventKind", "emit", "enabled", "subscribe"]
 
 log = logging.getLogger("construct")
 
@@ -58,6 +58,11 @@ def subscribe(callback: Callable[[Event], None]) -> Callable[[], None]:
                 _listeners.remove(callback)
 
     return unsubscribe
+
+
+def enabled(kind: EventKind) -> bool:
+    """Is anyone listening? Lets hot paths skip building a message nobody reads."""
+    return bool(_listeners) or log.isEnabledFor(_LEVELS[kind])
 
 
 def emit(

@@ -22,6 +22,7 @@ from .secrets import sanitize_api_error
 __all__ = [
     "HttpRequest",
     "HttpResponse",
+    "LineSplitter",
     "NDJSONFramer",
     "SSEDecoder",
     "SSEFramer",
@@ -37,14 +38,26 @@ _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 )
 
 
-@contextlib.contextmanager
-def deadline(at: float | None) -> Iterator[None]:
-    """Run the block with requests bounded by the monotonic time `at` (None: no bound)."""
-    token = _deadline.set(at)
-    try:
-        yield
-    finally:
-        _deadline.reset(token)
+class deadline:
+    """Run the block with requests bounded by the monotonic time `at` (None: no bound).
+
+    A class, not a @contextmanager: it wraps every attempt of ReliableProvider, and
+    the generator machinery would cost more than the call it guards when unbounded."""
+
+    __slots__ = ("_at", "_token")
+
+    def __init__(self, at: float | None) -> None:
+        self._at = at
+        self._token: contextvars.Token[float | None] | None = None
+
+    def __enter__(self) -> None:
+        if self._at is not None or _deadline.get() is not None:
+            self._token = _deadline.set(self._at)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _deadline.reset(self._token)
+            self._token = None
 
 
 _JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -120,6 +133,50 @@ class SSEDecoder:
     def flush(self) -> tuple[str, str] | None:
         """The last event of a stream that ended without a blank line."""
         return self.feed("")
+
+
+class LineSplitter:
+    """Text in, complete lines out, split only at CR, LF or CRLF (WHATWG SSE, NDJSON).
+
+    httpx's iter_lines splits like str.splitlines, also at U+2028, U+0085 and other
+    characters that may stand raw inside a JSON string, which would cut an event in two.
+    """
+
+    __slots__ = ("_rest",)
+
+    def __init__(self) -> None:
+        self._rest = ""
+
+    def feed(self, text: str) -> list[str]:
+        text = self._rest + text
+        if "\r" in text:
+            held = text.endswith("\r")  # maybe the first half of a CRLF
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+            if held:
+                text = text[:-1] + "\r"
+        lines = text.split("\n")
+        self._rest = lines.pop()
+        return lines
+
+    def flush(self) -> list[str]:
+        rest, self._rest = self._rest.rstrip("\r"), ""
+        return [rest] if rest else []
+
+
+def _lines(texts: Iterator[str]) -> Iterator[str]:
+    splitter = LineSplitter()
+    for text in texts:
+        yield from splitter.feed(text)
+    yield from splitter.flush()
+
+
+async def _alines(texts: AsyncIterator[str]) -> AsyncIterator[str]:
+    splitter = LineSplitter()
+    async for text in texts:
+        for line in splitter.feed(text):
+            yield line
+    for line in splitter.flush():
+        yield line
 
 
 class SSEFramer:
@@ -310,7 +367,9 @@ class Transport:
                     raise self._status_error(
                         response.status_code, response.headers, response.content
                     )
-                chunks = response.iter_bytes() if req.binary_stream else response.iter_lines()
+                chunks = (
+                    response.iter_bytes() if req.binary_stream else _lines(response.iter_text())
+                )
                 yield self._guard(chunks, req.url)
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, req.url) from exc
@@ -326,7 +385,9 @@ class Transport:
                     raise self._status_error(
                         response.status_code, response.headers, response.content
                     )
-                chunks = response.aiter_bytes() if req.binary_stream else response.aiter_lines()
+                chunks = (
+                    response.aiter_bytes() if req.binary_stream else _alines(response.aiter_text())
+                )
                 yield self._aguard(chunks, req.url)
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, req.url) from exc

@@ -583,3 +583,16 @@ def test_quota_text_with_a_retry_hint_is_a_rate_limit_not_exhaustion():
     assert err.is_retryable
     plain = classify_http_error("gemini", "Google Gemini", 429, body.replace('"17s"', "null"))
     assert type(plain) is QuotaExhausted
+
+
+def test_gemini_bad_key_400_is_an_auth_error():
+    body = (
+        '{"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.", '
+        '"status": "INVALID_ARGUMENT", "details": [{"reason": "API_KEY_INVALID"}]}}'
+    )
+    err = classify_http_error("gemini", "Google Gemini", 400, body, key_env=("GEMINI_API_KEY",))
+    assert type(err) is AuthError
+    assert "GEMINI_API_KEY" in str(err)
+    assert (
+        type(classify_http_error("x", "X", 400, '{"error": {"message": "bad"}}')) is InvalidRequest
+    )

@@ -1,12 +1,14 @@
 """`SSEDecoder` against the WHATWG event-stream rules (HTML §9.2.6).
 
-The decoder receives lines with their terminators already removed (httpx's
-`iter_lines` splits on CR, LF and CRLF), so only that is tested here.
+The decoder receives lines with their terminators already removed (`LineSplitter`
+splits on CR, LF and CRLF only; tested at the end of this file).
 """
 
 from __future__ import annotations
 
-from construct.transport import SSEDecoder
+import pytest
+
+from construct.transport import LineSplitter, SSEDecoder
 
 
 def decode(lines: list[str], *, flush: bool = False) -> list[tuple[str, str]]:
@@ -92,3 +94,26 @@ def test_flush_with_nothing_pending_is_none() -> None:
 def test_openai_stream_lines() -> None:
     lines = ['data: {"choices": []}', "", "data: [DONE]", ""]
     assert [data for _, data in decode(lines)] == ['{"choices": []}', "[DONE]"]
+
+
+# -- LineSplitter ------------------------------------------------------------------------------
+
+
+def _split(*chunks: str) -> list[str]:
+    splitter = LineSplitter()
+    out: list[str] = []
+    for c in chunks:
+        out += splitter.feed(c)
+    return out + splitter.flush()
+
+
+def test_line_splitter_keeps_unicode_line_separators_inside_a_line():
+    # U+2028 may stand raw inside a JSON string; only CR and LF end an SSE line.
+    line = 'data: {"text": "a\u2028b\u0085c\x1cd"}'
+    assert _split(line + "\n\n") == [line, ""]
+
+
+@pytest.mark.parametrize("cut", range(1, 12))
+def test_line_splitter_handles_crlf_cr_and_lf_split_anywhere(cut):
+    text = "a\r\nb\rc\nd\r\n\r\ne"
+    assert _split(text[:cut], text[cut:]) == ["a", "b", "c", "d", "", "e"]

@@ -316,9 +316,9 @@ class ChatStreamParser:
             raise self._dialect.embedded_error(chunk["error"])
         if chunk.get("model"):
             self._model = chunk["model"]
-        usage = _usage(chunk.get("usage"))
-        if usage is not None:
-            self._usage = usage
+        raw_usage = chunk.get("usage")
+        if raw_usage:
+            self._usage = _usage(raw_usage)
         events: list[StreamEvent] = []
         choices = chunk.get("choices")
         for choice in choices if isinstance(choices, list) else ():

@@ -52,6 +52,9 @@ class TagSplitter:
 
     def feed(self, delta: str) -> list[tuple[bool, str]]:
         """[(inside, text), ...] for the part of `delta` that is decided."""
+        if not self._held and "<" not in delta:
+            # The common case, on every streamed chunk: no tag can start here.
+            return [(self._inside, delta)] if delta else []
         text = self._held + delta
         self._held = ""
         out: list[tuple[bool, str]] = []

@@ -13,7 +13,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from tenacity import RetryCallState
@@ -392,14 +392,15 @@ class _Call:
         while True:
             number += 1
             self._decision = None
-            events.emit(
-                "attempt",
-                f"{name} {model} attempt {number}/{of}" + (f" key {key}" if key else ""),
-                provider=name,
-                model=model,
-                attempt=number,
-                key=key,
-            )
+            if events.enabled("attempt"):
+                events.emit(
+                    "attempt",
+                    f"{name} {model} attempt {number}/{of}" + (f" key {key}" if key else ""),
+                    provider=name,
+                    model=model,
+                    attempt=number,
+                    key=key,
+                )
             yield _Try(name, provider, model, number, of, key_index, key, wait)
             decision, wait = self._decision, 0.0
             if decision is None:  # success
@@ -508,14 +509,25 @@ class _Call:
         self.owner._breakers[t.name].success()
         self._decision = None
         self._done = True
-        events.emit(
-            "success",
-            f"{t.name} {t.model} answered after {self.sent + 1} attempt(s)",
-            provider=t.name,
-            model=t.model,
-        )
-        return replace(
-            response, provider=t.name, model=response.model or t.model, attempts=self.sent + 1
+        if events.enabled("success"):
+            events.emit(
+                "success",
+                f"{t.name} {t.model} answered after {self.sent + 1} attempt(s)",
+                provider=t.name,
+                model=t.model,
+            )
+        # Built directly: dataclasses.replace costs more than the rest of this method.
+        r = response
+        return ChatResponse(
+            r.text,
+            r.tool_calls,
+            r.usage,
+            r.stop_reason,
+            r.reasoning_content,
+            r.model or t.model,
+            t.name,
+            self.sent + 1,
+            r.cost_usd,
         )
 
     def final_error(self) -> AllProvidersFailed:
