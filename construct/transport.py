@@ -60,8 +60,9 @@ class deadline:
             self._token = None
 
 
+# On the client, so a plain call passes only its auth headers to httpx.
 _JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
-_SSE_HEADERS = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+_SSE_ACCEPT = {"Accept": "text/event-stream"}
 
 
 @dataclass(slots=True)
@@ -243,7 +244,7 @@ class Transport:
     def _client_kwargs(self) -> dict[str, Any]:
         return {
             "timeout": self._timeout,
-            "headers": self._headers,
+            "headers": {**_JSON_HEADERS, **self._headers},
             "follow_redirects": False,
             "limits": httpx.Limits(max_connections=100, max_keepalive_connections=20),
         }
@@ -337,7 +338,7 @@ class Transport:
 
     def send(self, req: HttpRequest) -> HttpResponse:
         try:
-            headers = _merge(_JSON_HEADERS, req.headers)
+            headers = req.headers
             kwargs = self._bounded(req)
             response = self.client.request(req.method, req.url, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
@@ -346,7 +347,7 @@ class Transport:
 
     async def asend(self, req: HttpRequest) -> HttpResponse:
         try:
-            headers = _merge(_JSON_HEADERS, req.headers)
+            headers = req.headers
             response = await self.aclient.request(
                 req.method, req.url, headers=headers, **self._bounded(req)
             )
@@ -360,7 +361,7 @@ class Transport:
         chunks when `req.binary_stream`). An error status is raised before any chunk."""
         try:
             with self.client.stream(
-                req.method, req.url, headers=_merge(_SSE_HEADERS, req.headers), **self._bounded(req)
+                req.method, req.url, headers=_merge(_SSE_ACCEPT, req.headers), **self._bounded(req)
             ) as response:
                 if response.status_code >= 300:
                     response.read()
@@ -378,7 +379,7 @@ class Transport:
     async def astream_chunks(self, req: HttpRequest) -> AsyncIterator[AsyncIterator[Any]]:
         try:
             async with self.aclient.stream(
-                req.method, req.url, headers=_merge(_SSE_HEADERS, req.headers), **self._bounded(req)
+                req.method, req.url, headers=_merge(_SSE_ACCEPT, req.headers), **self._bounded(req)
             ) as response:
                 if response.status_code >= 300:
                     await response.aread()

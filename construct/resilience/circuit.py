@@ -57,6 +57,8 @@ class CircuitBreaker:
 
     def allow(self) -> bool:
         """May a request go to this provider now? In half-open state, one at a time."""
+        if self._state == "closed":  # the healthy path, on every call: no lock needed
+            return True
         with self._lock:
             state = self._current()
             if state == "closed":
@@ -82,6 +84,8 @@ class CircuitBreaker:
             return max(0.0, self.cooldown_s - (self._clock() - self._opened_at))
 
     def success(self) -> None:
+        if self._state == "closed" and not self._failures and not self._trial_out:
+            return  # nothing to reset: the healthy path, on every call
         with self._lock:
             self._failures = 0
             self._trial_out = False

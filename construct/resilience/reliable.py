@@ -45,7 +45,7 @@ __all__ = ["ReliableProvider"]
 log = logging.getLogger("construct")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per attempt, and frozen init is slower
 class _Try:
     name: str
     provider: Provider
@@ -334,8 +334,8 @@ class _Call:
     def __init__(self, owner: ReliableProvider, model: str) -> None:
         self.owner = owner
         self.model = model
-        chain = [model, *owner.model_fallbacks.get(model, ())]
-        self.models = list(dict.fromkeys(chain))
+        fallbacks = owner.model_fallbacks.get(model)
+        self.models = list(dict.fromkeys([model, *fallbacks])) if fallbacks else [model]
         self.attempts: list[Attempt] = []
         self.sent = 0
         start = owner._clock()
