@@ -183,7 +183,9 @@ class ReliabilityConfig(_Model):
 class HttpConfig(_Model):
     """`[http]`: how requests are sent."""
 
-    transport: Literal["httpx"] = "httpx"
+    # "aiohttp" sends async calls through aiohttp (pip install 'construct-llm[aiohttp]');
+    # sync calls always use httpx.
+    transport: Literal["httpx", "aiohttp"] = "httpx"
 
 
 class Config(_Model):

@@ -84,8 +84,14 @@ class ProviderRuntimeOptions:
     auth_profile_override: str | None = None
     default_model: str | None = None
     default_temperature: float | None = None
+    # "httpx" (default) or "aiohttp" for async calls (construct-llm[aiohttp]).
+    http_transport: str = "httpx"
 
     def __post_init__(self) -> None:
+        if self.http_transport not in ("httpx", "aiohttp"):
+            raise ConfigError(
+                f"http_transport must be 'httpx' or 'aiohttp', got {self.http_transport!r}"
+            )
         _check_number("provider_timeout_secs", self.provider_timeout_secs, optional=True)
         _check_number("connect_timeout_secs", self.connect_timeout_secs)
         tokens = self.provider_max_tokens
@@ -220,6 +226,7 @@ def create_provider_with_options(
         connect_timeout_s=opts.connect_timeout_secs,
         headers=headers,
         problem=problem,
+        http_transport=opts.http_transport,
     )
     if not opts.provider_api_url and getattr(dialect, "base_url", None):
         # A dialect that builds its endpoint from the environment (Azure's resource,
@@ -253,6 +260,7 @@ def options_from_config(config: Config) -> ProviderRuntimeOptions:
         provider_max_tokens=config.provider_max_tokens,
         default_model=config.default_model,
         default_temperature=config.default_temperature,
+        http_transport=config.http.transport,
     )
 
 

@@ -246,7 +246,9 @@ class Transport:
             "timeout": self._timeout,
             "headers": {**_JSON_HEADERS, **self._headers},
             "follow_redirects": False,
-            "limits": httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            # Keep every pooled connection alive: under a burst of 100+ calls, httpx's
+            # default of 20 would close and reopen connections between bursts.
+            "limits": httpx.Limits(max_connections=100, max_keepalive_connections=100),
         }
 
     @property

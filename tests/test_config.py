@@ -389,7 +389,7 @@ def test_path_is_not_a_toml_key(tmp_path):
             "[reliability]\nbackoff_jitter = 1.5",
             "reliability.backoff_jitter: must be at most 1, got 1.5 (a number)",
         ),
-        ('[http]\ntransport = "aiohttp"', "http.transport: expected 'httpx', got 'aiohttp'"),
+        ('[http]\ntransport = "curl"', "http.transport: expected 'httpx' or 'aiohttp', got 'curl'"),
         ("reliability = 3", "reliability: expected a table, got 3 (an integer)"),
         (
             '[reliability]\nfallback_providers = "groq"',

@@ -129,6 +129,7 @@ class HttpProvider(Provider):
         connect_timeout_s: float,
         headers: dict[str, str],
         problem: str | None = None,
+        http_transport: str = "httpx",
     ) -> None:
         spec = resolved.spec
         # A configuration gap found at construction, reported on the first call (K2).
@@ -143,7 +144,12 @@ class HttpProvider(Provider):
         self._dialect = dialect
         self._guided_dialect: Any = None
         self._responses_dialect: Any = None
-        self._transport = Transport(
+        transport_cls: type[Transport] = Transport
+        if http_transport == "aiohttp":
+            from ..transport_aiohttp import AiohttpTransport
+
+            transport_cls = AiohttpTransport
+        self._transport = transport_cls(
             provider=spec.name,
             display_name=spec.display_name,
             timeout_s=timeout_s,

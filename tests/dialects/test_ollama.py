@@ -30,7 +30,7 @@ from construct.errors import (
 from tests.oracle_ollama import chat_response, chunk, tags, validate_chat_request
 
 # A 1x1 PNG.
-PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="  # noqa: E501
 WEATHER = ToolSpec(
     "get_weather",
     "Current weather for a city",
