@@ -224,6 +224,15 @@ async def construct_async(target: Target, stream: bool):
     return _construct_acalls(_plain(target), MODEL, stream)
 
 
+async def construct_aiohttp(target: Target, stream: bool):
+    from construct import create_provider_with_options
+
+    provider = create_provider_with_options(
+        f"custom:{target.openai_base}", "k", {"http_transport": "aiohttp"}
+    )
+    return _construct_acalls(provider, MODEL, stream)
+
+
 def construct_routed(target: Target, stream: bool):
     return _construct_calls(_routed(target), "hint:fast", stream)
 
@@ -378,6 +387,14 @@ CLIENTS = [
     ),
     Client(
         "raw aiohttp", True, raw_aiohttp, ("aiohttp",), modes=frozenset(("seq", "conc", "stream"))
+    ),
+    Client(
+        "construct aiohttp",
+        True,
+        construct_aiohttp,
+        ("construct", "aiohttp"),
+        "raw aiohttp",
+        modes=frozenset(("seq", "conc", "stream")),
     ),
     Client(
         "raw httpx (anthropic)",

@@ -845,13 +845,17 @@ def goals(results: dict[str, Any], imports: dict[str, Any]) -> list[list[str]]:
         shown = "not measured" if n is None else f"{n:.0f} for {calls} calls"
         met = "—" if n is None else _yes(n == 1)
         rows.append([f"{name}: connections for sequential streams", "1", shown, met])
-    rows.append(
-        [
-            "aiohttp transport ÷ raw aiohttp (throughput and CPU per call)",
-            "≤ 1.30×",
-            "not measurable: construct has no aiohttp transport yet",
-            "—",
-        ]
+    ratio_goal(
+        "construct aiohttp, 200 in flight: raw aiohttp req/s ÷ construct req/s",
+        get("conc", "raw aiohttp", "rps"),
+        get("conc", "construct aiohttp", "rps"),
+        1.3,
+    )
+    ratio_goal(
+        "construct aiohttp, 200 in flight: CPU per call ÷ raw aiohttp",
+        get("conc", "construct aiohttp", "cpu_call"),
+        get("conc", "raw aiohttp", "cpu_call"),
+        1.3,
     )
     return rows
 
