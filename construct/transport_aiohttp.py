@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -54,34 +55,55 @@ class AiohttpTransport(Transport):
         super().__init__(**kwargs)
         self._session: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._aio: Any = None
+        # The per-call headers (auth) the session was made with: calls that carry the
+        # same ones pass none, sparing aiohttp a header merge on every request.
+        self._session_headers: dict[str, str] | None = None
+        self._plain = False
+        self._retired: list[Any] = []
 
-    def _new_session(self) -> Any:
-        aiohttp = _aiohttp()
+    def _new_session(self, call_headers: dict[str, str]) -> Any:
+        aiohttp = self._aio = _aiohttp()
         t = self._timeout
         connector = aiohttp.TCPConnector(limit=100, limit_per_host=100, keepalive_timeout=60)
+        self._session_headers = dict(call_headers)
         return aiohttp.ClientSession(
             connector=connector,
-            headers={**_JSON_HEADERS, **self._headers},
+            headers={**_JSON_HEADERS, **self._headers, **call_headers},
             timeout=aiohttp.ClientTimeout(total=None, connect=t.connect, sock_read=t.read),
             # Compressed bodies are decoded by aiohttp; no cookies are kept across calls.
             cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=True,
         )
 
-    @property
-    def session(self) -> Any:
-        """The session of the running loop: aiohttp sessions cannot cross event loops."""
+    def _session_for(self, headers: dict[str, str]) -> tuple[Any, dict[str, str] | None]:
+        """(the running loop's session, the headers this call must still pass).
+
+        aiohttp sessions cannot cross event loops, so each loop gets its own."""
         loop = asyncio.get_running_loop()
-        if self._session is None or self._loop is not loop or self._session.closed:
-            self._session = self._new_session()
+        session = self._session
+        if session is None or self._loop is not loop or session.closed:
+            session = self._session = self._new_session({} if self._plain else headers)
             self._loop = loop
-        return self._session
+        stored = self._session_headers
+        if headers == stored:
+            return session, None
+        if stored is not None and headers.keys() == stored.keys():
+            return session, headers  # replaces every default the first call set
+        # Another set of headers (a signed request, a key switched off): a default from the
+        # first call could leak into this one, so sessions stop carrying call headers.
+        self._plain = True
+        self._retired.append(session)
+        session = self._session = self._new_session({})
+        return session, headers
 
     async def aclose(self) -> None:
-        if self._session is not None and not self._session.closed:
-            with contextlib.suppress(RuntimeError):  # its loop may already be gone
-                await self._session.close()
+        for session in [*self._retired, self._session]:
+            if session is not None and not session.closed:
+                with contextlib.suppress(RuntimeError):  # its loop may already be gone
+                    await session.close()
         self._session = None
+        self._retired.clear()
         self.close()
 
     def _request_kwargs(self, req: HttpRequest) -> dict[str, Any]:
@@ -89,8 +111,6 @@ class AiohttpTransport(Transport):
         if req.content is not None:
             kwargs["data"] = req.content
         elif req.json is not None:
-            import json
-
             kwargs["data"] = json.dumps(req.json).encode()
         at = _deadline.get()
         if at is not None:
@@ -101,9 +121,8 @@ class AiohttpTransport(Transport):
                     "before this request could be sent.",
                     provider=self.provider,
                 )
-            aiohttp = _aiohttp()
             t = self._timeout
-            kwargs["timeout"] = aiohttp.ClientTimeout(
+            kwargs["timeout"] = self._aio.ClientTimeout(
                 total=left,
                 connect=min(t.connect or left, left),
                 sock_read=min(t.read or left, left),
@@ -111,7 +130,7 @@ class AiohttpTransport(Transport):
         return kwargs
 
     def _aio_error(self, exc: BaseException, url: str) -> ProviderError:
-        aiohttp = _aiohttp()
+        aiohttp = self._aio
         where = url.split("?", 1)[0]
         if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
             what, advice = "timed out", "Retry, or raise provider_timeout_secs for slow models."
@@ -129,13 +148,13 @@ class AiohttpTransport(Transport):
         )
 
     async def asend(self, req: HttpRequest) -> HttpResponse:
-        aiohttp = _aiohttp()
+        session, headers = self._session_for(req.headers)
         try:
-            async with self.session.request(
-                req.method, req.url, headers=req.headers, **self._request_kwargs(req)
+            async with session.request(
+                req.method, req.url, headers=headers, **self._request_kwargs(req)
             ) as response:
                 body = await response.read()
-        except (TimeoutError, aiohttp.ClientError) as exc:
+        except (TimeoutError, self._aio.ClientError) as exc:
             raise self._aio_error(exc, req.url) from exc
         if response.status >= 300:
             raise self._status_error(response.status, response.headers, body)
@@ -143,10 +162,11 @@ class AiohttpTransport(Transport):
 
     @contextlib.asynccontextmanager
     async def astream_chunks(self, req: HttpRequest) -> AsyncIterator[AsyncIterator[Any]]:
-        aiohttp = _aiohttp()
+        session, _ = self._session_for(req.headers)
+        aiohttp = self._aio
         headers = _merge(_SSE_ACCEPT, req.headers)
         try:
-            async with self.session.request(
+            async with session.request(
                 req.method, req.url, headers=headers, **self._request_kwargs(req)
             ) as response:
                 if response.status >= 300:
@@ -157,7 +177,7 @@ class AiohttpTransport(Transport):
             raise self._aio_error(exc, req.url) from exc
 
     async def _chunks(self, response: Any, req: HttpRequest) -> AsyncIterator[Any]:
-        aiohttp = _aiohttp()
+        aiohttp = self._aio
         try:
             if req.binary_stream:
                 async for data in response.content.iter_any():

@@ -181,3 +181,25 @@ def test_config_http_transport_selects_it(tmp_path):
     provider = create_provider_from_config(load_config(path, environ={}))
     primary = provider.providers[0][1]
     assert isinstance(primary._transport, AiohttpTransport)
+
+
+def test_per_call_headers_never_leak_from_one_call_into_another():
+    # The first call's auth becomes a session default (cheaper per call); a call with
+    # other header names must not inherit it.
+    with LoopbackServer(lambda r: Reply(body=json.dumps(completion()).encode())) as server:
+        transport = _provider(server.url)._transport
+
+        async def go():
+            from construct.transport import HttpRequest
+
+            url = f"{server.url}/v1/chat/completions"
+            body = {"model": "m", "messages": []}
+            await transport.asend(HttpRequest("POST", url, {"Authorization": "Bearer one"}, body))
+            await transport.asend(HttpRequest("POST", url, {"Authorization": "Bearer two"}, body))
+            await transport.asend(HttpRequest("POST", url, {"x-api-key": "three"}, body))
+            await transport.asend(HttpRequest("POST", url, {"x-api-key": "three"}, body))
+            await transport.aclose()
+
+        run(go())
+    seen = [(r.headers.get("authorization"), r.headers.get("x-api-key")) for r in server.requests]
+    assert seen == [("Bearer one", None), ("Bearer two", None), (None, "three"), (None, "three")]
