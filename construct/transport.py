@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import json
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -91,9 +92,11 @@ class HttpResponse:
     content: bytes
 
     def json(self) -> Any:
-        import json
-
-        return json.loads(self.content)
+        try:
+            # Decoding first skips json's encoding sniffing, on every response.
+            return json.loads(self.content.decode("utf-8"))
+        except UnicodeDecodeError:
+            return json.loads(self.content)
 
 
 class SSEDecoder:

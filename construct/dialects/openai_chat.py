@@ -201,21 +201,22 @@ class OpenAIChat:
         content = _content_text(message.get("content"))
         text, thinking = split_think(content) if content else ("", "")
         reasoning = message.get("reasoning_content") or message.get("reasoning") or thinking
-        calls = [_decode_tool_call(tc) for tc in message.get("tool_calls") or ()]
-        calls = [c for c in calls if c is not None]
+        raw_calls = message.get("tool_calls")
+        calls = [c for c in map(_decode_tool_call, raw_calls) if c is not None] if raw_calls else []
         if not s.native_tools and not calls:
             text, calls = parse_tool_calls(text)
         stop = _FINISH.get(choice.get("finish_reason") or "")
         if calls and stop == "end_turn":
             stop = "tool_use"
+        # Positional: this runs on every call, and keyword construction costs more.
         return ChatResponse(
-            text=text,
-            tool_calls=tuple(calls),
-            usage=_usage(data.get("usage")),
-            stop_reason=stop,
-            reasoning_content=reasoning if isinstance(reasoning, str) and reasoning else None,
-            model=data.get("model") or model,
-            provider=s.provider,
+            text,
+            tuple(calls),
+            _usage(data.get("usage")),
+            stop,
+            reasoning if isinstance(reasoning, str) and reasoning else None,
+            data.get("model") or model,
+            s.provider,
         )
 
     def parse_models(self, data: Any) -> list[ModelEntry]:
@@ -516,15 +517,11 @@ def _decode_tool_call(tc: Any) -> ToolCall | None:
 def _usage(raw: Any) -> Usage | None:
     if not isinstance(raw, dict):
         return None
-    details = raw.get("prompt_tokens_details") or {}
+    details = raw.get("prompt_tokens_details")
     cached = details.get("cached_tokens") if isinstance(details, dict) else None
     if cached is None:
         cached = raw.get("prompt_cache_hit_tokens")  # DeepSeek
-    return Usage(
-        input_tokens=raw.get("prompt_tokens"),
-        output_tokens=raw.get("completion_tokens"),
-        cached_input_tokens=cached,
-    )
+    return Usage(raw.get("prompt_tokens"), raw.get("completion_tokens"), cached)
 
 
 def _is_zai_host(url: str) -> bool:
