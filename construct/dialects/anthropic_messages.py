@@ -36,6 +36,7 @@ from ..types import (
     Usage,
     new_tool_call_id,
 )
+from .common import load_event
 
 if TYPE_CHECKING:
     from ..factory import ProviderRuntimeOptions
@@ -421,14 +422,7 @@ class MessagesStreamParser:
         return "".join(self._text)
 
     def feed(self, data: str) -> list[StreamEvent]:
-        try:
-            event = json.loads(data)
-        except ValueError:
-            s = self._dialect.settings
-            raise InvalidResponse(
-                f"{s.display_name} sent a stream event that is not JSON: {data[:200]}",
-                provider=s.provider,
-            ) from None
+        event = load_event(data, self._dialect.settings)
         if not isinstance(event, dict):
             return []
         kind = event.get("type")

@@ -53,6 +53,7 @@ from ..types import (
     new_tool_call_id,
 )
 from .aws_eventstream import EventMessage, EventStreamDecoder
+from .common import load_event, promote_tool_use
 
 if TYPE_CHECKING:
     from ..factory import ProviderRuntimeOptions
@@ -606,15 +607,7 @@ class ConverseStreamParser:
             text = message.headers.get(":error-message") or payload
             self._error = self._dialect.stream_error(str(code), json.dumps({"message": str(text)}))
             return []
-        try:
-            data = json.loads(payload) if payload.strip() else {}
-        except ValueError:
-            s = self._dialect.settings
-            raise InvalidResponse(
-                f"{s.display_name} sent a stream event that is not JSON: "
-                f"{sanitize_api_error(payload[:200])}",
-                provider=s.provider,
-            ) from None
+        data = load_event(payload, self._dialect.settings) if payload.strip() else {}
         if not isinstance(data, dict):
             return []
         handler = _HANDLERS.get(message.event_type or "")
@@ -762,10 +755,7 @@ def _tool_call(raw: dict[str, Any]) -> ToolCall | None:
 
 
 def _stop_reason(raw: Any, calls: Sequence[ToolCall]) -> StopReason | None:
-    stop = _STOP.get(raw) if isinstance(raw, str) else None
-    if calls and stop in (None, "end_turn"):
-        return "tool_use"
-    return stop
+    return promote_tool_use(_STOP.get(raw) if isinstance(raw, str) else None, bool(calls))
 
 
 def _usage(raw: Any) -> Usage | None:

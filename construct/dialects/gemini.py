@@ -55,6 +55,7 @@ from ..types import (
     Usage,
     new_tool_call_id,
 )
+from .common import load_event, promote_tool_use
 
 if TYPE_CHECKING:
     from ..factory import ProviderRuntimeOptions
@@ -404,13 +405,7 @@ class GeminiStreamParser:
 
     def feed(self, data: str) -> list[StreamEvent]:
         s = self._dialect.settings
-        try:
-            chunk = json.loads(data)
-        except ValueError:
-            raise InvalidResponse(
-                f"{s.display_name} sent a stream event that is not JSON: {data[:200]}",
-                provider=s.provider,
-            ) from None
+        chunk = load_event(data, s)
         if isinstance(chunk, list):  # an error body streamed as `[{"error": ...}]`
             chunk = chunk[0] if chunk and isinstance(chunk[0], dict) else {}
         if not isinstance(chunk, dict):
@@ -758,10 +753,7 @@ def decode_usage(raw: Any) -> Usage | None:
 
 
 def stop_reason(finish: Any, has_calls: bool) -> StopReason | None:
-    stop = _FINISH.get(finish) if isinstance(finish, str) else None
-    if has_calls and stop in (None, "end_turn"):
-        return "tool_use"
-    return stop
+    return promote_tool_use(_FINISH.get(finish) if isinstance(finish, str) else None, has_calls)
 
 
 def build(resolved: Resolved, opts: ProviderRuntimeOptions) -> Gemini:

@@ -40,6 +40,7 @@ from ..types import (
     Usage,
     new_tool_call_id,
 )
+from .common import load_event, promote_tool_use
 from .prompt_tools import parse_tool_calls, render_prompt_guided
 from .think import TagSplitter, split_think
 
@@ -396,14 +397,7 @@ class OllamaStreamParser:
         return "".join(self._text)
 
     def feed(self, line: str) -> list[StreamEvent]:
-        try:
-            chunk = json.loads(line)
-        except ValueError:
-            s = self._dialect.settings
-            raise InvalidResponse(
-                f"{s.display_name} sent a stream line that is not JSON: {line[:200]}",
-                provider=s.provider,
-            ) from None
+        chunk = load_event(line, self._dialect.settings, "stream line")
         if not isinstance(chunk, dict):
             return []
         if chunk.get("error"):
@@ -578,9 +572,7 @@ def _usage(data: Mapping[str, Any]) -> Usage | None:
 
 def _stop_reason(done_reason: Any, has_calls: bool) -> StopReason | None:
     stop = _DONE.get(done_reason) if isinstance(done_reason, str) else None
-    if has_calls and stop in (None, "end_turn"):
-        return "tool_use"
-    return stop
+    return promote_tool_use(stop, has_calls)
 
 
 def build(resolved: Resolved, opts: ProviderRuntimeOptions) -> Ollama:

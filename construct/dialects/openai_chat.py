@@ -30,6 +30,7 @@ from ..types import (
     Usage,
     new_tool_call_id,
 )
+from .common import load_event, promote_tool_use, valid_json
 from .prompt_tools import parse_tool_calls, render_prompt_guided
 from .think import TagSplitter, split_think
 
@@ -205,9 +206,7 @@ class OpenAIChat:
         calls = [c for c in map(_decode_tool_call, raw_calls) if c is not None] if raw_calls else []
         if not s.native_tools and not calls:
             text, calls = parse_tool_calls(text)
-        stop = _FINISH.get(choice.get("finish_reason") or "")
-        if calls and stop == "end_turn":
-            stop = "tool_use"
+        stop = promote_tool_use(_FINISH.get(choice.get("finish_reason") or ""), bool(calls))
         # Positional: this runs on every call, and keyword construction costs more.
         return ChatResponse(
             text,
@@ -303,14 +302,7 @@ class ChatStreamParser:
         if data == "[DONE]":
             self.done = True
             return []
-        try:
-            chunk = json.loads(data)
-        except ValueError:
-            s = self._dialect.settings
-            raise InvalidResponse(
-                f"{s.display_name} sent a stream event that is not JSON: {data[:200]}",
-                provider=s.provider,
-            ) from None
+        chunk = load_event(data, self._dialect.settings)
         if not isinstance(chunk, dict):
             return []
         if chunk.get("error"):
@@ -399,7 +391,7 @@ class ChatStreamParser:
                 ToolCall(
                     id=slot.get("id") or new_tool_call_id(),
                     name=slot["name"],
-                    arguments=_valid_json("".join(slot["args"])),
+                    arguments=valid_json("".join(slot["args"])),
                 )
             )
         text = "".join(self._text)
@@ -407,9 +399,7 @@ class ChatStreamParser:
             text, calls = parse_tool_calls(text)
         text = text.strip() if self._guided else text
         events.extend(StreamEvent.call(c) for c in calls)
-        stop = _FINISH.get(self._stop or "")
-        if calls and stop in (None, "end_turn"):
-            stop = "tool_use"
+        stop = promote_tool_use(_FINISH.get(self._stop or ""), bool(calls))
         response = ChatResponse(
             text=text,
             tool_calls=tuple(calls),
@@ -487,16 +477,6 @@ def _content_text(content: Any) -> str:
     return ""
 
 
-def _valid_json(args: str) -> str:
-    if not args.strip():
-        return "{}"
-    try:
-        json.loads(args)
-    except ValueError:
-        return "{}"
-    return args
-
-
 def _decode_tool_call(tc: Any) -> ToolCall | None:
     if not isinstance(tc, dict):
         return None
@@ -508,7 +488,7 @@ def _decode_tool_call(tc: Any) -> ToolCall | None:
     if isinstance(args, (dict, list)):
         arguments = json.dumps(args)
     elif isinstance(args, str):
-        arguments = _valid_json(args)
+        arguments = valid_json(args)
     else:
         arguments = "{}"
     return ToolCall(id=tc.get("id") or new_tool_call_id(), name=name, arguments=arguments)

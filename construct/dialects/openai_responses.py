@@ -34,6 +34,7 @@ from ..types import (
     Usage,
     new_tool_call_id,
 )
+from .common import load_event, valid_json
 from .openai_chat import ChatSettings, OpenAIChat, is_reasoning_model
 from .prompt_tools import parse_tool_calls, render_prompt_guided
 from .think import TagSplitter
@@ -298,14 +299,7 @@ class ResponsesStreamParser:
     def feed(self, data: str) -> list[StreamEvent]:
         if data == "[DONE]":
             return []
-        try:
-            event = json.loads(data)
-        except ValueError:
-            s = self._dialect.settings
-            raise InvalidResponse(
-                f"{s.display_name} sent a stream event that is not JSON: {data[:200]}",
-                provider=s.provider,
-            ) from None
+        event = load_event(data, self._dialect.settings)
         if not isinstance(event, dict):
             return []
         kind = event.get("type")
@@ -538,22 +532,12 @@ def _reasoning_text(item: dict[str, Any]) -> str:
     return "\n\n".join(pieces)
 
 
-def _valid_json(args: str) -> str:
-    if not args.strip():
-        return "{}"
-    try:
-        json.loads(args)
-    except ValueError:
-        return "{}"
-    return args
-
-
 def _decode_call(item: dict[str, Any]) -> ToolCall | None:
     name = item.get("name")
     if not name:
         return None
     args = item.get("arguments")
-    arguments = _valid_json(args) if isinstance(args, str) else json.dumps(args or {})
+    arguments = valid_json(args) if isinstance(args, str) else json.dumps(args or {})
     return ToolCall(id=item.get("call_id") or new_tool_call_id(), name=name, arguments=arguments)
 
 
@@ -563,7 +547,7 @@ def _slot_call(slot: dict[str, Any]) -> ToolCall | None:
     return ToolCall(
         id=slot.get("id") or new_tool_call_id(),
         name=slot["name"],
-        arguments=_valid_json("".join(slot.get("args") or ())),
+        arguments=valid_json("".join(slot.get("args") or ())),
     )
 
 
