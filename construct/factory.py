@@ -400,11 +400,17 @@ def create_routed_provider_with_options(
             provider = create_resilient_provider_with_options(name, key, api_url, rel, opts)
         else:
             try:
+                # The shared fallback list may name this very provider: not a duplicate
+                # the user wrote, so it is left out here rather than warned about.
+                own = name.strip().lower()
+                fallbacks = [
+                    f for f in rel.fallback_providers if split_profile(f)[0].strip().lower() != own
+                ]
                 provider = create_resilient_provider_with_options(
                     name,
                     key,
                     None,
-                    others,
+                    others.model_copy(update={"fallback_providers": fallbacks}),
                     # default_model names a model of the default provider, not of this one.
                     replace(_fallback_options(opts, None), default_model=None),
                 )
