@@ -79,7 +79,6 @@ def _chain(
         for index, (entry, p) in enumerate(reliable.providers)
     ]
     models = list(dict.fromkeys([model, *reliable.model_fallbacks.get(model, [])]))
-    pool = getattr(reliable, "_pool", None)  # the primary's keys, when it rotates them (L4)
     extra = [mask(k) for k in rel.api_keys]
     return {
         "providers": providers,
@@ -94,7 +93,7 @@ def _chain(
             "threshold": rel.circuit_breaker_threshold,
             "cooldown_s": rel.circuit_breaker_cooldown_s,
         },
-        "api_keys": {"count": len(extra), "keys": extra, "rotates": pool is not None},
+        "api_keys": {"count": len(extra), "keys": extra, "rotates": reliable.rotating_keys > 0},
     }
 
 

@@ -128,6 +128,11 @@ class ReliableProvider(Provider):
     def providers(self) -> list[tuple[str, Provider]]:
         return list(self._providers)
 
+    @property
+    def rotating_keys(self) -> int:
+        """How many keys the primary rotates through on rate limits (0: no rotation, L4)."""
+        return len(self._pool) if self._pool is not None else 0
+
     def circuit_state(self, name: str) -> str:
         return self._breakers[name].state
 

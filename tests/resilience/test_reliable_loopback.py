@@ -274,3 +274,14 @@ def test_all_failed_lists_every_attempt_without_the_key():
     assert "sk-live-echoedkey1234567" not in text
     assert "key-primary-0001" not in text
     assert [a.number for a in info.value.attempts] == [1, 2]
+
+
+def test_rotating_keys_counts_the_primary_key_and_api_keys():
+    provider = create_resilient_provider(
+        "custom:http://127.0.0.1:9/v1",
+        "key-first-11111111",
+        None,
+        reliability(api_keys=["key-second-22222222"]),
+    )
+    assert provider.rotating_keys == 2
+    assert create_resilient_provider("groq", "gsk_only_key_0001").rotating_keys == 0
