@@ -278,18 +278,25 @@ class Transport:
             self._aclient = None
         self.close()
 
+    def time_left(self) -> float | None:
+        """Seconds left of the call's deadline (None: no deadline); none left is an error."""
+        at = _deadline.get()
+        if at is None:
+            return None
+        left = at - time.monotonic()
+        if left <= 0:
+            raise TransientError(
+                f"{self.display_name}: the call's time budget (total_timeout_s) ran out "
+                "before this request could be sent.",
+                provider=self.provider,
+            )
+        return left
+
     def _bounded(self, req: HttpRequest) -> dict[str, Any]:
         """Keyword arguments for httpx: the body, and a timeout cut to the deadline."""
         kwargs = req.body_kwargs()
-        at = _deadline.get()
-        if at is not None:
-            left = at - time.monotonic()
-            if left <= 0:
-                raise TransientError(
-                    f"{self.display_name}: the call's time budget (total_timeout_s) ran out "
-                    "before this request could be sent.",
-                    provider=self.provider,
-                )
+        left = self.time_left()
+        if left is not None:
             t = self._timeout
             kwargs["timeout"] = httpx.Timeout(
                 min(t.read or left, left),

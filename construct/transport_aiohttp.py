@@ -15,7 +15,6 @@ import asyncio
 import codecs
 import contextlib
 import json
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -28,7 +27,6 @@ from .transport import (
     HttpResponse,
     LineSplitter,
     Transport,
-    _deadline,
     _merge,
 )
 
@@ -112,15 +110,8 @@ class AiohttpTransport(Transport):
             kwargs["data"] = req.content
         elif req.json is not None:
             kwargs["data"] = json.dumps(req.json).encode()
-        at = _deadline.get()
-        if at is not None:
-            left = at - time.monotonic()
-            if left <= 0:
-                raise TransientError(
-                    f"{self.display_name}: the call's time budget (total_timeout_s) ran out "
-                    "before this request could be sent.",
-                    provider=self.provider,
-                )
+        left = self.time_left()
+        if left is not None:
             t = self._timeout
             kwargs["timeout"] = self._aio.ClientTimeout(
                 total=left,

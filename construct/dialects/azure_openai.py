@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
-from ..errors import AuthError, ConfigError, InvalidResponse
+from ..errors import AuthError, ConfigError
 from ..registry import GENERIC_KEY_ENV, validate_base_url
 from ..secrets import Secret
 from ..transport import HttpRequest
@@ -132,20 +132,18 @@ class AzureOpenAIChat(OpenAIChat):
         These are model ids, not deployment names: a call names a deployment.
         """
         rows = data.get("data") if isinstance(data, dict) else None
-        if not isinstance(rows, list):
-            raise InvalidResponse(
-                f"{self.settings.display_name} model list has no 'data' array",
-                provider=self.settings.provider,
-            )
-        entries = []
-        for row in rows:
-            if not isinstance(row, dict) or not row.get("id"):
-                continue
-            capabilities = row.get("capabilities")
-            if isinstance(capabilities, dict) and capabilities.get("chat_completion") is False:
-                continue
-            entries.append(ModelEntry(model_id=row["id"]))
-        return entries
+        if isinstance(rows, list):
+            rows = [
+                r
+                for r in rows
+                if not (
+                    isinstance(r, dict)
+                    and isinstance(r.get("capabilities"), dict)
+                    and r["capabilities"].get("chat_completion") is False
+                )
+            ]
+        # Azure's list is always {"data": [...]}: anything else is refused by the parent.
+        return super().parse_models({"data": rows})
 
 
 def split_endpoint(url: str) -> tuple[str, str | None, str | None]:

@@ -7,9 +7,10 @@ from typing import Any
 
 from ..errors import InvalidResponse
 from ..secrets import sanitize_api_error
-from ..types import StopReason
+from ..types import StopReason, StreamEvent
+from .think import TagSplitter
 
-__all__ = ["load_event", "promote_tool_use", "valid_json"]
+__all__ = ["StreamedText", "load_event", "promote_tool_use", "valid_json"]
 
 
 def load_event(data: str | bytes, settings: Any, what: str = "stream event") -> Any:
@@ -41,3 +42,54 @@ def promote_tool_use(stop: StopReason | None, has_calls: bool) -> StopReason | N
     if has_calls and stop in (None, "end_turn"):
         return "tool_use"
     return stop
+
+
+class StreamedText:
+    """The content deltas of a stream, routed into text and reasoning events.
+
+    `<think>` blocks become reasoning; in prompt-guided mode `<tool_call>` blocks
+    are held back (parsed from the whole text at the end); the answer starts at
+    its first visible character, as a parsed (non-streamed) answer does.
+    """
+
+    __slots__ = ("_think", "_tools", "reasoning", "text")
+
+    def __init__(self, prompt_guided: bool) -> None:
+        self.text: list[str] = []
+        self.reasoning: list[str] = []
+        self._think = TagSplitter()
+        self._tools = TagSplitter("<tool_call>", "</tool_call>") if prompt_guided else None
+
+    def add_reasoning(self, piece: str, events: list[StreamEvent]) -> None:
+        self.reasoning.append(piece)
+        events.append(StreamEvent.reasoning(piece))
+
+    def add_content(self, content: str, events: list[StreamEvent]) -> None:
+        for inside_think, piece in self._think.feed(content):
+            if inside_think:
+                self.add_reasoning(piece, events)
+            else:
+                self._emit(piece, events)
+
+    def _emit(self, piece: str, events: list[StreamEvent]) -> None:
+        if not self.text:
+            # Models put blank lines after a </think> block; parse_chat strips them too.
+            piece = piece.lstrip()
+            if not piece:
+                return
+        self.text.append(piece)
+        if self._tools is None:
+            events.append(StreamEvent.text(piece))
+            return
+        events.extend(StreamEvent.text(p) for inside, p in self._tools.feed(piece) if not inside)
+
+    def flush(self, events: list[StreamEvent]) -> None:
+        """Whatever the splitters held back at the end of the stream."""
+        for inside_think, piece in self._think.flush():
+            if inside_think:
+                self.add_reasoning(piece, events)
+            else:
+                self._emit(piece, events)
+        if self._tools is not None:
+            # A tag prefix held back at the very end (`… <tool_c`) turned out to be text.
+            events.extend(StreamEvent.text(p) for inside, p in self._tools.flush() if not inside)

@@ -40,9 +40,9 @@ from ..types import (
     Usage,
     new_tool_call_id,
 )
-from .common import load_event, promote_tool_use
+from .common import StreamedText, load_event, promote_tool_use
 from .prompt_tools import parse_tool_calls, render_prompt_guided
-from .think import TagSplitter, split_think
+from .think import split_think
 
 if TYPE_CHECKING:
     from ..factory import ProviderRuntimeOptions
@@ -371,10 +371,7 @@ class OllamaStreamParser:
         "_done_reason",
         "_guided",
         "_model",
-        "_reasoning",
-        "_text",
-        "_think",
-        "_tools_tag",
+        "_out",
         "_usage",
         "complete",
     )
@@ -382,19 +379,17 @@ class OllamaStreamParser:
     def __init__(self, dialect: Ollama, model: str, prompt_guided: bool) -> None:
         self._dialect = dialect
         self._model = model
-        self._text: list[str] = []
-        self._reasoning: list[str] = []
         self._calls: list[ToolCall] = []
         self._done_reason: str | None = None
         self._usage: Usage | None = None
-        self._think = TagSplitter()
-        self._tools_tag = TagSplitter("<tool_call>", "</tool_call>") if prompt_guided else None
+        # Prompt-guided tool calls are held back from the text deltas and parsed at the end.
+        self._out = StreamedText(prompt_guided)
         self._guided = prompt_guided
         self.complete = False
 
     @property
     def partial_text(self) -> str:
-        return "".join(self._text)
+        return "".join(self._out.text)
 
     def feed(self, line: str) -> list[StreamEvent]:
         chunk = load_event(line, self._dialect.settings, "stream line")
@@ -409,11 +404,10 @@ class OllamaStreamParser:
         if isinstance(message, dict):
             thinking = message.get("thinking")
             if isinstance(thinking, str) and thinking:
-                self._reasoning.append(thinking)
-                events.append(StreamEvent.reasoning(thinking))
+                self._out.add_reasoning(thinking, events)
             content = message.get("content")
             if isinstance(content, str) and content:
-                self._route_text(content, events)
+                self._out.add_content(content, events)
             for raw in message.get("tool_calls") or ():
                 call = decode_tool_call(raw)
                 if call is not None:
@@ -425,41 +419,10 @@ class OllamaStreamParser:
             self._usage = _usage(chunk)
         return events
 
-    def _route_text(self, content: str, events: list[StreamEvent]) -> None:
-        for inside_think, piece in self._think.feed(content):
-            if inside_think:
-                self._reasoning.append(piece)
-                events.append(StreamEvent.reasoning(piece))
-            else:
-                self._emit_text(piece, events)
-
-    def _emit_text(self, piece: str, events: list[StreamEvent]) -> None:
-        if not self._text:
-            # The answer starts at its first visible character, as parse_chat's does.
-            piece = piece.lstrip()
-            if not piece:
-                return
-        self._text.append(piece)
-        if self._tools_tag is None:
-            events.append(StreamEvent.text(piece))
-            return
-        events.extend(
-            StreamEvent.text(p) for inside, p in self._tools_tag.feed(piece) if not inside
-        )
-
     def finish(self) -> list[StreamEvent]:
         events: list[StreamEvent] = []
-        for inside_think, piece in self._think.flush():
-            if inside_think:
-                self._reasoning.append(piece)
-                events.append(StreamEvent.reasoning(piece))
-            else:
-                self._emit_text(piece, events)
-        if self._tools_tag is not None:
-            events.extend(
-                StreamEvent.text(p) for inside, p in self._tools_tag.flush() if not inside
-            )
-        text = "".join(self._text)
+        self._out.flush(events)
+        text = "".join(self._out.text)
         calls = list(self._calls)
         if self._guided and not calls:
             text, calls = parse_tool_calls(text)
@@ -470,7 +433,7 @@ class OllamaStreamParser:
             tool_calls=tuple(calls),
             usage=self._usage,
             stop_reason=_stop_reason(self._done_reason, bool(calls)),
-            reasoning_content="".join(self._reasoning) or None,
+            reasoning_content="".join(self._out.reasoning) or None,
             model=self._model,
             provider=self._dialect.settings.provider,
         )

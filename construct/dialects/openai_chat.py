@@ -30,9 +30,9 @@ from ..types import (
     Usage,
     new_tool_call_id,
 )
-from .common import load_event, promote_tool_use, valid_json
+from .common import StreamedText, load_event, promote_tool_use, valid_json
 from .prompt_tools import parse_tool_calls, render_prompt_guided
-from .think import TagSplitter, split_think
+from .think import split_think
 
 if TYPE_CHECKING:
     from ..factory import ProviderRuntimeOptions
@@ -266,11 +266,8 @@ class ChatStreamParser:
         "_dialect",
         "_guided",
         "_model",
-        "_reasoning",
+        "_out",
         "_stop",
-        "_text",
-        "_think",
-        "_tools_tag",
         "_usage",
         "done",
     )
@@ -278,14 +275,11 @@ class ChatStreamParser:
     def __init__(self, dialect: OpenAIChat, model: str, prompt_guided: bool) -> None:
         self._dialect = dialect
         self._model = model
-        self._text: list[str] = []
-        self._reasoning: list[str] = []
         self._calls: dict[int, dict[str, Any]] = {}
         self._stop: str | None = None
         self._usage: Usage | None = None
-        self._think = TagSplitter()
         # Prompt-guided tool calls are held back from the text deltas and parsed at the end.
-        self._tools_tag = TagSplitter("<tool_call>", "</tool_call>") if prompt_guided else None
+        self._out = StreamedText(prompt_guided)
         self._guided = prompt_guided
         self.done = False
 
@@ -296,7 +290,7 @@ class ChatStreamParser:
 
     @property
     def partial_text(self) -> str:
-        return "".join(self._text)
+        return "".join(self._out.text)
 
     def feed(self, data: str) -> list[StreamEvent]:
         if data == "[DONE]":
@@ -321,40 +315,16 @@ class ChatStreamParser:
             delta = delta if isinstance(delta, dict) else {}
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if isinstance(reasoning, str) and reasoning:
-                self._reasoning.append(reasoning)
-                events.append(StreamEvent.reasoning(reasoning))
+                self._out.add_reasoning(reasoning, events)
             content = delta.get("content")
             if isinstance(content, str) and content:
-                self._route_text(content, events)
+                self._out.add_content(content, events)
             for tc in delta.get("tool_calls") or ():
                 if isinstance(tc, dict):
                     self._add_tool_delta(tc)
             if choice.get("finish_reason"):
                 self._stop = choice["finish_reason"]
         return events
-
-    def _route_text(self, content: str, events: list[StreamEvent]) -> None:
-        for inside_think, piece in self._think.feed(content):
-            if inside_think:
-                self._reasoning.append(piece)
-                events.append(StreamEvent.reasoning(piece))
-                continue
-            self._emit_text(piece, events)
-
-    def _emit_text(self, piece: str, events: list[StreamEvent]) -> None:
-        if not self._text:
-            # The answer starts at its first visible character: models put blank lines
-            # after a </think> block, and parse_chat strips them too.
-            piece = piece.lstrip()
-            if not piece:
-                return
-        self._text.append(piece)
-        if self._tools_tag is None:
-            events.append(StreamEvent.text(piece))
-            return
-        events.extend(
-            StreamEvent.text(p) for inside, p in self._tools_tag.feed(piece) if not inside
-        )
 
     def _add_tool_delta(self, tc: dict[str, Any]) -> None:
         slot = self._calls.setdefault(tc.get("index", len(self._calls)), {"args": []})
@@ -371,17 +341,7 @@ class ChatStreamParser:
 
     def finish(self) -> list[StreamEvent]:
         events: list[StreamEvent] = []
-        for inside_think, piece in self._think.flush():
-            if inside_think:
-                self._reasoning.append(piece)
-                events.append(StreamEvent.reasoning(piece))
-            else:
-                self._emit_text(piece, events)
-        if self._tools_tag is not None:
-            # A tag prefix held back at the very end (`… <tool_c`) turned out to be text.
-            events.extend(
-                StreamEvent.text(p) for inside, p in self._tools_tag.flush() if not inside
-            )
+        self._out.flush(events)
         calls: list[ToolCall] = []
         for index in sorted(self._calls):
             slot = self._calls[index]
@@ -394,7 +354,7 @@ class ChatStreamParser:
                     arguments=valid_json("".join(slot["args"])),
                 )
             )
-        text = "".join(self._text)
+        text = "".join(self._out.text)
         if self._guided:
             text, calls = parse_tool_calls(text)
         text = text.strip() if self._guided else text
@@ -405,7 +365,7 @@ class ChatStreamParser:
             tool_calls=tuple(calls),
             usage=self._usage,
             stop_reason=stop,
-            reasoning_content="".join(self._reasoning) or None,
+            reasoning_content="".join(self._out.reasoning) or None,
             model=self._model,
             provider=self._dialect.settings.provider,
         )
