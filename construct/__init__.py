@@ -33,7 +33,6 @@ from .errors import (
     UnknownProvider,
 )
 from .factory import (
-    ProviderRuntimeOptions,
     create_provider,
     create_provider_from_config,
     create_provider_with_options,
@@ -43,6 +42,7 @@ from .factory import (
     create_routed_provider,
     create_routed_provider_with_options,
 )
+from .options import ProviderRuntimeOptions
 from .providers.base import Provider
 from .registry import ProviderInfo, list_providers
 from .secrets import sanitize_api_error, scrub_secret_patterns

@@ -21,7 +21,7 @@ from .common import DEFAULT_PROVIDER, UsageError, dim
 
 if TYPE_CHECKING:
     from ..config import Config
-    from ..factory import ProviderRuntimeOptions
+    from ..options import ProviderRuntimeOptions
     from ..providers.base import Provider
     from ..types import ChatRequest
 

@@ -67,9 +67,13 @@ def _temperature(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 2.0:
-        raise argparse.ArgumentTypeError(f"{value} is out of range (0 to 2)")
-    return value
+    from ..errors import ConfigError
+    from ..options import check_temperature
+
+    try:
+        return check_temperature(value)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
 
 
 def build_parser() -> argparse.ArgumentParser:

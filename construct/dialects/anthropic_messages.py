@@ -39,7 +39,7 @@ from ..types import (
 from .common import load_event
 
 if TYPE_CHECKING:
-    from ..factory import ProviderRuntimeOptions
+    from ..options import ProviderRuntimeOptions
     from ..registry import Resolved
 
 __all__ = [

@@ -39,7 +39,7 @@ from ..types import ChatRequest, ModelEntry
 from .openai_chat import ChatSettings, OpenAIChat
 
 if TYPE_CHECKING:
-    from ..factory import ProviderRuntimeOptions
+    from ..options import ProviderRuntimeOptions
     from ..registry import Resolved
 
 __all__ = ["DEFAULT_API_VERSION", "AzureOpenAIChat", "AzureSettings", "build", "split_endpoint"]

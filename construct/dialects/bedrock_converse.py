@@ -56,7 +56,7 @@ from .aws_eventstream import EventMessage, EventStreamDecoder
 from .common import load_event, promote_tool_use
 
 if TYPE_CHECKING:
-    from ..factory import ProviderRuntimeOptions
+    from ..options import ProviderRuntimeOptions
     from ..registry import Resolved
 
 __all__ = [

@@ -58,7 +58,7 @@ from ..types import (
 from .common import load_event, promote_tool_use
 
 if TYPE_CHECKING:
-    from ..factory import ProviderRuntimeOptions
+    from ..options import ProviderRuntimeOptions
     from ..registry import Resolved
 
 __all__ = [

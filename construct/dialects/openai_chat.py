@@ -35,7 +35,7 @@ from .prompt_tools import parse_tool_calls, render_prompt_guided
 from .think import split_think
 
 if TYPE_CHECKING:
-    from ..factory import ProviderRuntimeOptions
+    from ..options import ProviderRuntimeOptions
     from ..registry import Resolved
 
 __all__ = [

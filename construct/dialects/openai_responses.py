@@ -40,7 +40,7 @@ from .prompt_tools import parse_tool_calls, render_prompt_guided
 from .think import TagSplitter
 
 if TYPE_CHECKING:
-    from ..factory import ProviderRuntimeOptions
+    from ..options import ProviderRuntimeOptions
     from ..registry import Resolved
 
 __all__ = [

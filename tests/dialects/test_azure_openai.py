@@ -19,7 +19,7 @@ from construct.dialects.azure_openai import (
     split_endpoint,
 )
 from construct.errors import AuthError, ConfigError, InvalidResponse
-from construct.factory import ProviderRuntimeOptions
+from construct.options import ProviderRuntimeOptions
 from construct.registry import apply_api_url, resolve
 from construct.secrets import scrub_secret_patterns
 from construct.types import ChatMessage, ChatRequest, ModelEntry, ToolSpec

@@ -30,7 +30,7 @@ from construct.errors import (
     RateLimited,
     TransientError,
 )
-from construct.factory import ProviderRuntimeOptions
+from construct.options import ProviderRuntimeOptions
 from construct.registry import resolve
 from construct.types import (
     ChatMessage,

@@ -32,7 +32,8 @@ from construct.errors import (
     StreamInterrupted,
     TransientError,
 )
-from construct.factory import ProviderRuntimeOptions, create_provider_from_config
+from construct.factory import create_provider_from_config
+from construct.options import ProviderRuntimeOptions
 from construct.providers.http import HttpProvider
 from construct.registry import apply_api_url, resolve
 from construct.secrets import Secret
