@@ -16,12 +16,22 @@ from dataclasses import replace
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from .auth import Auth, auth_for
 from .dialects import openai_chat
+from .dialects.base import Dialect
 from .errors import ConfigError
 from .options import ProviderRuntimeOptions
 from .providers.base import Provider
 from .providers.http import HttpProvider, UnavailableProvider
-from .registry import Resolved, apply_api_url, fill_url, key_from_env, resolve, split_profile
+from .registry import (
+    Resolved,
+    apply_api_url,
+    fill_url,
+    key_from_env,
+    resolve,
+    split_profile,
+    with_profile,
+)
 from .secrets import Secret, mask
 
 if TYPE_CHECKING:
@@ -90,11 +100,22 @@ def _check_key_owner(resolved: Resolved, key: Secret, source: str | None) -> Non
     )
 
 
-def _build_dialect(resolved: Resolved, opts: ProviderRuntimeOptions) -> Any:
-    """The dialect the row speaks, configured for it; its module is imported on first use."""
+# Rows that need more than a dialect and an auth column: an endpoint resolved from
+# the environment, an auth that shares it. Their module's build() gives both.
+_KINDS = {
+    "azure_openai": "construct.providers.azure",
+    "bedrock_converse": "construct.providers.bedrock",
+}
+
+
+def _build(resolved: Resolved, opts: ProviderRuntimeOptions) -> tuple[Dialect, Auth]:
+    """The dialect the row speaks and the auth it uses; modules are imported on first use."""
     name = resolved.spec.dialect
+    kind = _KINDS.get(name)
+    if kind is not None:
+        return import_module(kind).build(resolved, opts)
     module = openai_chat if name == "openai_chat" else import_module(f"construct.dialects.{name}")
-    return module.build(resolved, opts)
+    return module.build(resolved, opts), auth_for(resolved)
 
 
 def create_provider_with_options(
@@ -105,6 +126,8 @@ def create_provider_with_options(
     """The provider `name` stands for, configured by `options`."""
     opts = ProviderRuntimeOptions.coerce(options)
     resolved = apply_api_url(resolve(name), opts.provider_api_url)
+    if opts.auth_profile_override:
+        resolved = with_profile(resolved, opts.auth_profile_override)
     key, source = _resolve_key(resolved, api_key)
     api_url_set = bool(opts.provider_api_url and opts.provider_api_url.strip())
     if key is not None and not api_url_set and not resolved.custom:
@@ -124,26 +147,25 @@ def create_provider_with_options(
     overridden = {name.lower() for name in opts.extra_headers}
     headers = {k: v for k, v in resolved.headers if k.lower() not in overridden}
     headers.update(opts.extra_headers)
-    dialect = _build_dialect(resolved, opts)
-    provider = HttpProvider(
+    dialect, auth = _build(resolved, opts)
+    return HttpProvider(
         resolved,
         dialect,
+        auth,
         key=key,
         key_source=source,
         # A dialect may know its backend is slower (a local Ollama loading a model: 300 s).
-        timeout_s=opts.provider_timeout_secs or getattr(dialect, "default_timeout_s", 120.0),
+        timeout_s=opts.provider_timeout_secs or dialect.default_timeout_s,
         connect_timeout_s=opts.connect_timeout_secs,
         headers=headers,
         problem=problem,
         http_transport=opts.http_transport,
-    )
-    if not opts.provider_api_url and getattr(dialect, "base_url", None):
         # A dialect that builds its endpoint from the environment (Azure's resource,
         # Bedrock's region) shows the one it will call.
-        provider.base_url = dialect.base_url
-    provider.default_model = opts.default_model
-    provider.default_temperature = opts.default_temperature
-    return provider
+        base_url=None if api_url_set else dialect.base_url,
+        default_model=opts.default_model,
+        default_temperature=opts.default_temperature,
+    )
 
 
 def create_provider(name: str, api_key: str | Secret | None = None) -> Provider:
@@ -244,6 +266,8 @@ def create_resilient_provider_with_options(
         try:
             provider = create_provider_with_options(name, None, _fallback_options(opts, profile))
         except ConfigError as exc:
+            if profile is not None:
+                raise  # an auth profile the user named: refused aloud, never skipped
             log.warning("Ignoring fallback provider %r that cannot be built: %s", entry, exc)
             continue
         chain.append((entry, provider))

@@ -12,7 +12,7 @@ import logging
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -160,6 +160,8 @@ class Resolved:
     key_env: tuple[str, ...]
     headers: tuple[tuple[str, str], ...]
     custom: bool = False
+    # `provider:profile`: which of the user's credentials for this provider to use.
+    profile: str | None = None
 
 
 def _bearer(name, display, url, env=(), **kw) -> ProviderSpec:
@@ -915,9 +917,34 @@ def apply_api_url(resolved: Resolved, api_url: str | None) -> Resolved:
     )
 
 
+def with_profile(resolved: Resolved, profile: str) -> Resolved:
+    """`resolved` keyed by profile: each key variable gets the profile as a suffix
+    (`deepseek:work` reads DEEPSEEK_API_KEY_WORK), and nothing else supplies the key, so
+    two profiles of one provider never quietly share one key. A sign-in (OAuth) row
+    keeps the name for its token store."""
+    name = profile.strip()
+    if not name or not all(c.isalnum() or c in "-_." for c in name):
+        raise ConfigError(
+            f"auth profile {profile!r} of {resolved.spec.name!r}: a profile name is letters, "
+            "digits, '-', '_' and '.'"
+        )
+    if resolved.spec.auth == "oauth":
+        # A sign-in provider keeps its profiles in its token store, not in variables.
+        return replace(resolved, profile=name)
+    if not resolved.key_env:
+        raise ConfigError(
+            f"{resolved.spec.name}:{name} names an auth profile, but {resolved.spec.display_name} "
+            f"takes no key to choose between. Write {resolved.spec.name!r} alone."
+        )
+    suffix = "".join(c if c.isalnum() else "_" for c in name).upper()
+    return replace(
+        resolved, key_env=tuple(f"{var}_{suffix}" for var in resolved.key_env), profile=name
+    )
+
+
 def key_env_vars(resolved: Resolved) -> tuple[str, ...]:
     """The env vars that supply a key, in lookup order (K1); Bedrock never uses the generic one."""
-    if resolved.spec.auth in ("aws", "none"):
+    if resolved.spec.auth in ("aws", "none") or resolved.profile is not None:
         return resolved.key_env
     return (*resolved.key_env, GENERIC_KEY_ENV)
 

@@ -36,6 +36,7 @@ from ..types import (
     Usage,
     new_tool_call_id,
 )
+from .base import BaseDialect
 from .common import load_event
 
 if TYPE_CHECKING:
@@ -181,27 +182,14 @@ class MessagesSettings:
         return self.root_url + "/models?limit=1000"
 
 
-class AnthropicMessages:
+class AnthropicMessages(BaseDialect):
     """The Anthropic Messages dialect, configured for one provider."""
-
-    framing = "sse"
 
     def __init__(self, settings: MessagesSettings) -> None:
         self.settings = settings
         self.thinking_memory = ThinkingMemory()
 
     # -- auth and requests ----------------------------------------------------
-
-    def auth_headers(self, key: str | None) -> dict[str, str]:
-        if not key:
-            return {}
-        if key.startswith(OAUTH_PREFIX):
-            return {
-                "Authorization": f"Bearer {key}",
-                "anthropic-beta": ",".join(OAUTH_BETAS),
-                "anthropic-dangerous-direct-browser-access": "true",
-            }
-        return {"x-api-key": key}
 
     def chat_request(
         self,

@@ -11,38 +11,25 @@ SDK's `AzureOpenAI` client):
   `Authorization: Bearer <token>` (`AZURE_OPENAI_AD_TOKEN`);
 * models are listed at `{endpoint}/openai/models?api-version={v}`.
 
-Where each piece comes from, first found wins:
-
-* endpoint: `api_url` (R5), `AZURE_OPENAI_RESOURCE` (a resource name, read as
-  `https://{name}.openai.azure.com`), `AZURE_OPENAI_ENDPOINT` (the SDK's variable,
-  a full URL);
-* deployment: a `/openai/deployments/<name>` path in that URL,
-  `AZURE_OPENAI_DEPLOYMENT`, else the `model` argument of the call;
-* API version: an `api-version` query in that URL, `AZURE_OPENAI_API_VERSION`,
-  `OPENAI_API_VERSION` (the SDK's variable), else `DEFAULT_API_VERSION`.
+The endpoint, deployment and API version are resolved from `api_url` and the
+environment by `construct.providers.azure`; the credentials are
+`construct.auth.azure`'s.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
-from ..errors import AuthError, ConfigError
-from ..registry import GENERIC_KEY_ENV, validate_base_url
-from ..secrets import Secret
+from ..errors import ConfigError
 from ..transport import HttpRequest
 from ..types import ChatRequest, ModelEntry
 from .openai_chat import ChatSettings, OpenAIChat
 
-if TYPE_CHECKING:
-    from ..options import ProviderRuntimeOptions
-    from ..registry import Resolved
-
-__all__ = ["DEFAULT_API_VERSION", "AzureOpenAIChat", "AzureSettings", "build", "split_endpoint"]
+__all__ = ["DEFAULT_API_VERSION", "AzureOpenAIChat", "AzureSettings", "split_endpoint"]
 
 # The newest GA (non-preview) data-plane version of Azure's inference spec
 # (azure-rest-api-specs: AzureOpenAI/inference/stable/2024-10-21). Its chat request
@@ -50,9 +37,6 @@ __all__ = ["DEFAULT_API_VERSION", "AzureOpenAIChat", "AzureSettings", "build", "
 # 2024-08-01-preview, is a preview version. Reasoning models (o1, o3-mini, ...)
 # need a preview version: set AZURE_OPENAI_API_VERSION.
 DEFAULT_API_VERSION = "2024-10-21"
-
-AD_TOKEN_ENV = "AZURE_OPENAI_AD_TOKEN"
-_RESOURCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,22 +94,6 @@ class AzureOpenAIChat(OpenAIChat):
             "GET", f"{self._endpoint()}/openai/models?{self._query()}", dict(headers)
         )
 
-    def auth_headers(self, key: str | None) -> dict[str, str]:
-        """`api-key` for a key; else an Entra ID token from AZURE_OPENAI_AD_TOKEN as Bearer."""
-        if key:
-            return {"api-key": key}
-        token = os.environ.get(AD_TOKEN_ENV, "").strip()
-        if token:
-            # Wrapped so that error scrubbing knows the value, as it knows every key.
-            return {"Authorization": f"Bearer {Secret(token).reveal()}"}
-        s = self.settings
-        raise AuthError(
-            f"No credentials for {s.display_name}: set AZURE_OPENAI_API_KEY (or "
-            f"{GENERIC_KEY_ENV}), pass api_key= / set api_key in config.toml, or set "
-            f"{AD_TOKEN_ENV} to a Microsoft Entra ID access token.",
-            provider=s.provider,
-        )
-
     def parse_models(self, data: Any) -> list[ModelEntry]:
         """The models the resource offers for chat (base models and fine-tunes).
 
@@ -164,66 +132,3 @@ def split_endpoint(url: str) -> tuple[str, str | None, str | None]:
         path = path[: found.start()]
     version = (parse_qs(parts.query).get("api-version") or [None])[0]
     return f"{parts.scheme}://{parts.netloc}{path}", deployment, version
-
-
-def _endpoint_from_env(environ: Mapping[str, str]) -> tuple[str | None, str | None]:
-    """(endpoint URL, problem) from AZURE_OPENAI_RESOURCE / AZURE_OPENAI_ENDPOINT."""
-    resource = environ.get("AZURE_OPENAI_RESOURCE", "").strip()
-    endpoint = environ.get("AZURE_OPENAI_ENDPOINT", "").strip()
-    if resource and not resource.startswith(("http://", "https://")):
-        if not _RESOURCE.fullmatch(resource):
-            return None, (
-                f"AZURE_OPENAI_RESOURCE must be the resource name (the 'name' in "
-                f"https://name.openai.azure.com), got {resource!r}."
-            )
-        return f"https://{resource}.openai.azure.com", None
-    endpoint = resource or endpoint
-    if not endpoint:
-        return None, (
-            "Azure OpenAI needs its resource: set AZURE_OPENAI_RESOURCE to the resource name "
-            "or AZURE_OPENAI_ENDPOINT to https://<name>.openai.azure.com, or pass api_url= / "
-            "set api_url in config.toml."
-        )
-    try:
-        form = "https://<name>.openai.azure.com"
-        return validate_base_url(endpoint, "AZURE_OPENAI_ENDPOINT", form), None
-    except ConfigError as exc:
-        return None, exc.message
-
-
-def build(resolved: Resolved, opts: ProviderRuntimeOptions) -> AzureOpenAIChat:
-    """The dialect configured for the Azure row, its runtime options and the environment."""
-    spec = resolved.spec
-    env = os.environ
-    problem = None
-    if opts.provider_api_url and opts.provider_api_url.strip():
-        url: str | None = resolved.base_url
-    else:
-        url, problem = _endpoint_from_env(env)
-    endpoint, url_deployment, url_version = split_endpoint(url) if url else ("", None, None)
-    deployment = url_deployment or env.get("AZURE_OPENAI_DEPLOYMENT", "").strip() or None
-    version = (
-        url_version
-        or env.get("AZURE_OPENAI_API_VERSION", "").strip()
-        or env.get("OPENAI_API_VERSION", "").strip()
-        or DEFAULT_API_VERSION
-    )
-    return AzureOpenAIChat(
-        AzureSettings(
-            provider=spec.name,
-            display_name=spec.display_name,
-            url=f"{endpoint}/openai/deployments/{{deployment}}/chat/completions",
-            models_url=f"{endpoint}/openai/models",
-            native_tools=spec.native_tools,
-            merge_system=spec.merge_system or opts.merge_system_into_user,
-            max_tokens_field="max_completion_tokens",
-            default_max_tokens=opts.provider_max_tokens,
-            reasoning_effort=(opts.reasoning_effort or "").strip().lower() or None,
-            openai_sampling=True,
-            stream_usage=spec.stream_usage,
-            endpoint=endpoint,
-            deployment=deployment,
-            api_version=version,
-            problem=problem,
-        )
-    )

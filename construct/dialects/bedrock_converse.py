@@ -1,16 +1,8 @@
 """Amazon Bedrock's Converse API (`converse`, `converse-stream`). Sans I/O.
 
-Auth comes in two kinds (reference §8.1). A key, explicit or `BEDROCK_API_KEY`, is a
-Bedrock API key and travels as `Authorization: Bearer`; nothing else is needed. Without
-one, every request is signed with AWS Signature Version 4 from the standard AWS
-credential chain (environment, shared config and credentials files and profiles, SSO,
-container and instance roles), which construct reaches through botocore, the optional
-extra `construct-llm[bedrock]`. botocore is imported on first need only: `import
-construct`, and a Bearer-mode provider, never load it.
-
-The region comes from `AWS_REGION`, then `AWS_DEFAULT_REGION`, then the region of the
-active AWS profile (read through botocore, on the first call), then `us-east-1`. An
-`api_url` replaces the endpoint; its region is used for signing when its host names one.
+Credentials (a Bedrock API key as Bearer, else SigV4) are `construct.auth.aws`'s;
+the endpoint and its region are resolved by `construct.providers.bedrock`, which
+hands this dialect an `Endpoint`.
 
 Streams are AWS event-stream frames, decoded by `aws_eventstream.EventStreamDecoder`.
 """
@@ -23,12 +15,10 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import quote, unquote_to_bytes, urlsplit, urlunsplit
 
 from ..errors import (
-    AuthError,
-    ConfigError,
     InvalidRequest,
     InvalidResponse,
     ProviderError,
@@ -53,11 +43,8 @@ from ..types import (
     new_tool_call_id,
 )
 from .aws_eventstream import EventMessage, EventStreamDecoder
+from .base import BaseDialect
 from .common import load_event, promote_tool_use
-
-if TYPE_CHECKING:
-    from ..options import ProviderRuntimeOptions
-    from ..registry import Resolved
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
@@ -65,16 +52,13 @@ __all__ = [
     "BedrockConverse",
     "BedrockSettings",
     "ConverseStreamParser",
-    "build",
+    "Endpoint",
     "region_from_url",
     "runtime_url",
 ]
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_MAX_TOKENS = 4096
-# The SigV4 signing name of both bedrock-runtime and the bedrock control plane.
-SIGNING_NAME = "bedrock"
-INSTALL_HINT = "pip install 'construct-llm[bedrock]'"
 
 _STOP: dict[str, StopReason] = {
     "end_turn": "end_turn",
@@ -173,126 +157,36 @@ def control_plane_url(runtime: str) -> str:
 class BedrockSettings:
     provider: str
     display_name: str
-    # Set when api_url gave the endpoint; None: the region's bedrock-runtime host.
-    api_url: str | None = None
-    # From the environment or api_url at build; None: the AWS profile's, on first use.
-    region: str | None = None
     default_max_tokens: int = DEFAULT_MAX_TOKENS
     key_env: tuple[str, ...] = ("BEDROCK_API_KEY",)
 
 
-def _import_botocore() -> Any:
-    try:
-        import botocore.auth
-        import botocore.awsrequest
-        import botocore.exceptions
-        import botocore.session
-    except ImportError:
-        return None
-    return botocore
+class Endpoint(Protocol):
+    """Where a Bedrock dialect sends: resolved outside it, since the AWS profile is a file."""
+
+    @property
+    def region(self) -> str: ...
+
+    @property
+    def base_url(self) -> str: ...
 
 
-class BedrockConverse:
-    """The Converse dialect for one Bedrock endpoint, with its SigV4 signer."""
+class BedrockConverse(BaseDialect):
+    """The Converse dialect for one Bedrock endpoint."""
 
     framing = "aws-eventstream"
 
-    def __init__(self, settings: BedrockSettings) -> None:
+    def __init__(self, settings: BedrockSettings, endpoint: Endpoint) -> None:
         self.settings = settings
-        self._region = settings.region
-        self._session: Any = None
-        self._credentials: Any = None
-
-    # -- endpoint and auth ----------------------------------------------------------
+        self.endpoint = endpoint
 
     @property
     def region(self) -> str:
-        """The signing region; the AWS profile's is looked up once, when first needed."""
-        if self._region is None:
-            self._region = self._profile_region() or DEFAULT_REGION
-        return self._region
+        return self.endpoint.region
 
     @property
     def base_url(self) -> str:
-        return self.settings.api_url or runtime_url(self.region)
-
-    def _botocore_session(self) -> Any:
-        botocore = _import_botocore()
-        if botocore is None:
-            return None
-        if self._session is None:
-            self._session = botocore.session.Session()
-        return self._session
-
-    def _profile_region(self) -> str | None:
-        session = self._botocore_session()
-        if session is None:
-            return None
-        botocore = _import_botocore()
-        try:
-            region = session.get_config_variable("region")
-        except botocore.exceptions.BotoCoreError:
-            # A broken or missing profile: the credential lookup reports it, if it matters.
-            return None
-        return region.strip() if isinstance(region, str) and region.strip() else None
-
-    def auth_headers(self, key: str | None) -> dict[str, str]:
-        """A Bedrock API key is a Bearer token; without one, `sign` adds SigV4 headers."""
-        return {"Authorization": f"Bearer {key}"} if key else {}
-
-    def sign(self, req: HttpRequest, key: str | None) -> None:
-        """SigV4-sign `req` over its exact body bytes, unless a Bearer key authorises it."""
-        if key:
-            return
-        botocore = _import_botocore()
-        if botocore is None:
-            raise ConfigError(
-                f"{self.settings.display_name} needs a Bedrock API key or AWS credentials. "
-                f"Set BEDROCK_API_KEY (or pass api_key=) to use a Bedrock API key, or "
-                f"`{INSTALL_HINT}` so construct can sign requests with your AWS credentials "
-                "(SigV4 needs botocore)."
-            )
-        credentials = self._frozen_credentials(botocore)
-        headers = {}
-        if req.content is not None:
-            headers["Content-Type"] = req.headers.get("Content-Type", "application/json")
-        aws = botocore.awsrequest.AWSRequest(
-            method=req.method, url=req.url, headers=headers, data=req.content or b""
-        )
-        botocore.auth.SigV4Auth(credentials, SIGNING_NAME, self.region).add_auth(aws)
-        for name in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token"):
-            value = aws.headers.get(name)
-            if value is not None:
-                req.headers[name] = value
-
-    def _frozen_credentials(self, botocore: Any) -> Any:
-        """This request's credentials: resolved once, frozen per request so that
-        refreshable ones (SSO, assumed roles, instance roles) renew when they expire."""
-        name = self.settings.display_name
-        try:
-            if self._credentials is None:
-                self._credentials = self._botocore_session().get_credentials()
-            credentials = self._credentials
-            frozen = credentials.get_frozen_credentials() if credentials is not None else None
-        except botocore.exceptions.BotoCoreError as exc:
-            # Kept unresolved so a fixed profile or a fresh `aws sso login` works next call.
-            self._credentials = None
-            raise AuthError(
-                f"{name}: the AWS credentials could not be loaded: {exc}. Fix the AWS profile "
-                "(AWS_PROFILE, ~/.aws/config) or set BEDROCK_API_KEY.",
-                provider=self.settings.provider,
-            ) from None
-        if frozen is None or not frozen.access_key or not frozen.secret_key:
-            self._credentials = None
-            raise AuthError(
-                f"No credentials for {name}: set BEDROCK_API_KEY (a Bedrock API key, sent "
-                "as a Bearer token), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (with "
-                "AWS_SESSION_TOKEN for temporary ones), or AWS_PROFILE to a profile in "
-                "~/.aws/config (after `aws sso login` for SSO), or run where an instance or "
-                "container role is available.",
-                provider=self.settings.provider,
-            )
-        return frozen
+        return self.endpoint.base_url
 
     # -- requests -------------------------------------------------------------------
 
@@ -774,31 +668,4 @@ def _usage(raw: Any) -> Usage | None:
         input_tokens=sum(known) if known else None,
         output_tokens=output if isinstance(output, int) else None,
         cached_input_tokens=cached if isinstance(cached, int) else None,
-    )
-
-
-def _env_region() -> str | None:
-    import os
-
-    for var in ("AWS_REGION", "AWS_DEFAULT_REGION"):
-        value = os.environ.get(var, "").strip()
-        if value:
-            return value
-    return None
-
-
-def build(resolved: Resolved, opts: ProviderRuntimeOptions) -> BedrockConverse:
-    """The dialect for the `bedrock` row: its endpoint from api_url or the region."""
-    spec = resolved.spec
-    api_url = resolved.base_url if (opts.provider_api_url or "").strip() else None
-    region = (region_from_url(api_url) if api_url else None) or _env_region()
-    return BedrockConverse(
-        BedrockSettings(
-            provider=spec.name,
-            display_name=spec.display_name,
-            api_url=api_url,
-            region=region,
-            default_max_tokens=opts.provider_max_tokens or DEFAULT_MAX_TOKENS,
-            key_env=tuple(resolved.key_env),
-        )
     )

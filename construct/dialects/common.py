@@ -7,10 +7,50 @@ from typing import Any
 
 from ..errors import InvalidResponse
 from ..secrets import sanitize_api_error
-from ..types import StopReason, StreamEvent
+from ..types import ModelEntry, StopReason, StreamEvent
 from .think import TagSplitter
 
-__all__ = ["StreamedText", "load_event", "promote_tool_use", "valid_json"]
+__all__ = [
+    "StreamedText",
+    "is_reasoning_model",
+    "load_event",
+    "openai_models",
+    "promote_tool_use",
+    "valid_json",
+]
+
+
+def is_reasoning_model(model: str) -> bool:
+    """OpenAI's o-series and GPT-5 reasoning models, which accept only the default temperature."""
+    name = model.rsplit("/", 1)[-1].lower()
+    if name.startswith("gpt-5"):
+        return "chat" not in name
+    return name[:2] in ("o1", "o3", "o4") and (len(name) == 2 or name[2] == "-")
+
+
+def openai_models(data: Any, settings: Any) -> list[ModelEntry]:
+    """An OpenAI-style `{"data": [...]}` model list (OpenRouter's richer rows included)."""
+    rows = data.get("data") if isinstance(data, dict) else data
+    if not isinstance(rows, list):
+        raise InvalidResponse(
+            f"{settings.display_name} model list has no 'data' array",
+            provider=settings.provider,
+        )
+    entries = []
+    for row in rows:
+        if not isinstance(row, dict) or not row.get("id"):
+            continue
+        modality = (row.get("architecture") or {}).get("input_modalities")
+        entries.append(
+            ModelEntry(
+                model_id=row["id"],
+                display_name=row.get("name"),
+                context_window=row.get("context_length") or row.get("context_window"),
+                max_output_tokens=(row.get("top_provider") or {}).get("max_completion_tokens"),
+                supports_image_input=("image" in modality) if modality else None,
+            )
+        )
+    return entries
 
 
 def load_event(data: str | bytes, settings: Any, what: str = "stream event") -> Any:

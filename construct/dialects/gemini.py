@@ -55,6 +55,7 @@ from ..types import (
     Usage,
     new_tool_call_id,
 )
+from .base import BaseDialect
 from .common import load_event, promote_tool_use
 
 if TYPE_CHECKING:
@@ -191,19 +192,13 @@ class GeminiSettings:
     default_max_tokens: int | None = None
 
 
-class Gemini:
+class Gemini(BaseDialect):
     """The Gemini `generateContent` dialect, configured for one provider row."""
-
-    framing = "sse"
 
     def __init__(self, settings: GeminiSettings) -> None:
         self.settings = settings
 
     # -- auth and framing ---------------------------------------------------
-
-    def auth_headers(self, key: str | None) -> dict[str, str]:
-        # C5: a `?key=` URL ends up in logs, proxies and exception texts; a header does not.
-        return {"x-goog-api-key": key} if key else {}
 
     def new_framer(self) -> GeminiStreamFramer:
         return GeminiStreamFramer()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,7 @@ from ..types import (
     Usage,
     new_tool_call_id,
 )
+from .base import Recovery, SwitchableTools
 from .common import StreamedText, load_event, promote_tool_use
 from .prompt_tools import parse_tool_calls, render_prompt_guided
 from .think import split_think
@@ -168,7 +170,7 @@ class OllamaSettings:
     think: bool | None = None
 
 
-class Ollama:
+class Ollama(SwitchableTools):
     """The Ollama native-API dialect, configured for one endpoint."""
 
     framing = "ndjson"
@@ -188,6 +190,18 @@ class Ollama:
             if self.local
             else _REMOTE_HINT.format(origin=f"{parts.scheme}://{parts.netloc}")
         )
+
+    def recover(
+        self, error: InvalidRequest, request: ChatRequest, temperature: float | None
+    ) -> Recovery | None:
+        again = super().recover(error, request, temperature)
+        body = error.body or error.message
+        # Reference §8.5: models without a thinking mode refuse `think`; one retry without.
+        if again is None and re.search(r"(?i)does not support thinking", body):
+            without = self.without_thinking()
+            if without is not None:
+                return Recovery(without, temperature)
+        return again
 
     def without_thinking(self) -> Ollama | None:
         """The same dialect sending no `think`, for a model that answered 400 "does not

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ..errors import InvalidResponse, ProviderError, classify_http_error
+from ..errors import InvalidRequest, InvalidResponse, ProviderError, classify_http_error
 from ..transport import HttpRequest
 from ..types import (
     ChatMessage,
@@ -30,7 +31,15 @@ from ..types import (
     Usage,
     new_tool_call_id,
 )
-from .common import StreamedText, load_event, promote_tool_use, valid_json
+from .base import Recovery, SwitchableTools
+from .common import (
+    StreamedText,
+    is_reasoning_model,
+    load_event,
+    openai_models,
+    promote_tool_use,
+    valid_json,
+)
 from .prompt_tools import parse_tool_calls, render_prompt_guided
 from .think import split_think
 
@@ -61,6 +70,11 @@ _FINISH: dict[str, StopReason] = {
 }
 
 
+_MODEL_MISSING = (
+    r"(?i)model_not_found|does not exist|no such model|unknown model|model\b.{0,80}\bnot found"
+)
+
+
 def chat_url(base_url: str, api_path: str | None = None) -> str:
     """Reference §2.6: `api_path` wins; a base already ending in the chat path is kept."""
     base = base_url.rstrip("/")
@@ -76,14 +90,6 @@ def models_url(base_url: str) -> str:
     if base.endswith("/chat/completions"):
         base = base[: -len("/chat/completions")]
     return base + "/models"
-
-
-def is_reasoning_model(model: str) -> bool:
-    """OpenAI's o-series and GPT-5 reasoning models, which accept only the default temperature."""
-    name = model.rsplit("/", 1)[-1].lower()
-    if name.startswith("gpt-5"):
-        return "chat" not in name
-    return name[:2] in ("o1", "o3", "o4") and (len(name) == 2 or name[2] == "-")
 
 
 def _merges_system(model: str) -> bool:
@@ -111,13 +117,46 @@ class ChatSettings:
     responses_fallback: bool = False
 
 
-class OpenAIChat:
+class OpenAIChat(SwitchableTools):
     """The OpenAI chat-completions dialect, configured for one provider."""
 
-    framing = "sse"
+    settings: ChatSettings
 
     def __init__(self, settings: ChatSettings) -> None:
         self.settings = settings
+        self._responses: Any = None
+
+    def recover(
+        self, error: InvalidRequest, request: ChatRequest, temperature: float | None
+    ) -> Recovery | None:
+        again = super().recover(error, request, temperature)
+        if again is not None or not self.settings.responses_fallback:
+            return again
+        # Reference §2.6: a 404 from chat completions on a server that only speaks the
+        # Responses API. Not when the 404 says the model is unknown: that is the answer.
+        if error.status == 404 and not re.search(_MODEL_MISSING, error.body or error.message):
+            explain = "chat completions unavailable; responses fallback failed"
+            return Recovery(self._responses_dialect(), temperature, sticky=True, explain=explain)
+        return None
+
+    def _responses_dialect(self) -> Any:
+        """The Responses dialect beside this chat endpoint, built on first need."""
+        if self._responses is None:
+            from .openai_responses import OpenAIResponses, ResponsesSettings, responses_url
+
+            s = self.settings
+            self._responses = OpenAIResponses(
+                ResponsesSettings(
+                    provider=s.provider,
+                    display_name=s.display_name,
+                    url=responses_url(s.url),
+                    models_url=models_url(s.url),
+                    native_tools=s.native_tools,
+                    default_max_tokens=s.default_max_tokens,
+                    reasoning_effort=s.reasoning_effort,
+                )
+            )
+        return self._responses
 
     # -- requests ---------------------------------------------------------
 
@@ -219,27 +258,7 @@ class OpenAIChat:
         )
 
     def parse_models(self, data: Any) -> list[ModelEntry]:
-        rows = data.get("data") if isinstance(data, dict) else data
-        if not isinstance(rows, list):
-            raise InvalidResponse(
-                f"{self.settings.display_name} model list has no 'data' array",
-                provider=self.settings.provider,
-            )
-        entries = []
-        for row in rows:
-            if not isinstance(row, dict) or not row.get("id"):
-                continue
-            modality = (row.get("architecture") or {}).get("input_modalities")
-            entries.append(
-                ModelEntry(
-                    model_id=row["id"],
-                    display_name=row.get("name"),
-                    context_window=row.get("context_length") or row.get("context_window"),
-                    max_output_tokens=(row.get("top_provider") or {}).get("max_completion_tokens"),
-                    supports_image_input=("image" in modality) if modality else None,
-                )
-            )
-        return entries
+        return openai_models(data, self.settings)
 
     def stream_parser(self, request: ChatRequest, model: str) -> ChatStreamParser:
         return ChatStreamParser(self, model, bool(request.tools) and not self.settings.native_tools)

@@ -34,8 +34,8 @@ from ..types import (
     Usage,
     new_tool_call_id,
 )
-from .common import load_event, valid_json
-from .openai_chat import ChatSettings, OpenAIChat, is_reasoning_model
+from .base import SwitchableTools
+from .common import is_reasoning_model, load_event, openai_models, valid_json
 from .prompt_tools import parse_tool_calls, render_prompt_guided
 from .think import TagSplitter
 
@@ -115,10 +115,8 @@ class ResponsesSettings:
     reasoning_effort: str | None = None
 
 
-class OpenAIResponses:
+class OpenAIResponses(SwitchableTools):
     """The Responses dialect, configured for one provider."""
-
-    framing = "sse"
 
     def __init__(self, settings: ResponsesSettings) -> None:
         self.settings = settings
@@ -229,9 +227,7 @@ class OpenAIResponses:
         )
 
     def parse_models(self, data: Any) -> list[ModelEntry]:
-        s = self.settings
-        listing = OpenAIChat(ChatSettings(s.provider, s.display_name, s.url, s.models_url))
-        return listing.parse_models(data)
+        return openai_models(data, self.settings)
 
     def stream_parser(self, request: ChatRequest, model: str) -> ResponsesStreamParser:
         return ResponsesStreamParser(

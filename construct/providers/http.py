@@ -1,17 +1,16 @@
-"""`HttpProvider`: a registry row + a dialect + a transport = a working provider.
+"""`HttpProvider`: a registry row + a dialect + an auth + a transport = a working provider.
 
-Sync and async share every step but the send: `_request` builds, the dialect
-parses, `_StreamRun` drives a stream; `chat` and `achat` differ in one `await`.
+Sync and async share every step but the send: `_Exchange` is one call without
+I/O (build, parse, the dialect's one second attempt), `_StreamRun` one stream;
+`chat` and `achat` drive the same exchange and differ in one `await`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import re
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import (
     AuthError,
@@ -24,38 +23,15 @@ from ..errors import (
 )
 from ..registry import Resolved, key_env_vars
 from ..secrets import Secret, mask
-from ..transport import HttpRequest, HttpResponse, Transport, framer_for
+from ..transport import HttpRequest, HttpResponse, Transport
 from ..types import ChatRequest, ChatResponse, ModelEntry, ProviderCapabilities, StreamEvent
 from .base import Provider
 
+if TYPE_CHECKING:
+    from ..auth import Auth
+    from ..dialects.base import Dialect, Recovery
+
 __all__ = ["HttpProvider", "UnavailableProvider"]
-
-# Reference §2.6: a 400/422 with one of these means "this model takes no native
-# tools"; the request is sent again with the tools described in the prompt.
-_TOOLS_REFUSED = (
-    r"(?i)unknown parameter: tools|unsupported parameter: tools|unrecognized field `tools`|"
-    r"does not support tools|function calling is not supported|tool_choice|"
-    r"tool use is not supported|tools are not supported"
-)
-_MODEL_MISSING = (
-    r"(?i)model_not_found|does not exist|no such model|unknown model|model\b.{0,80}\bnot found"
-)
-# C6: models that dropped sampling parameters answer 400 naming the parameter.
-_SAMPLING_REFUSED = (
-    r"(?i)temperature.{0,40}(deprecated|not supported|unsupported|does not support)|"
-    r"(unsupported|does not support).{0,40}temperature"
-)
-
-
-def _auth_headers(auth: str, key: Secret | None) -> dict[str, str]:
-    if key is None:
-        return {}
-    value = key.reveal()
-    if auth == "bearer":
-        return {"Authorization": f"Bearer {value}"}
-    if auth in ("x-api-key", "api-key", "x-goog-api-key"):
-        return {auth: value}
-    return {}
 
 
 class _StreamRun:
@@ -63,7 +39,7 @@ class _StreamRun:
 
     __slots__ = ("delivered", "framer", "held", "parser", "provider")
 
-    def __init__(self, parser: Any, framer: Any, provider: HttpProvider) -> None:
+    def __init__(self, parser: Any, framer: Any, provider: Provider) -> None:
         self.parser = parser
         self.framer = framer
         self.provider = provider
@@ -104,6 +80,13 @@ class _StreamRun:
             )
         return events + self.parser.finish()
 
+    def reraise(self, exc: ProviderError) -> None:
+        """Raise `exc`, as StreamInterrupted once output was delivered (L8)."""
+        failure = self.failed(exc)
+        if failure is exc:
+            raise exc
+        raise failure from exc
+
     def failed(self, exc: ProviderError) -> ProviderError:
         if not self.delivered:
             return exc
@@ -115,13 +98,67 @@ class _StreamRun:
         )
 
 
+class _Exchange:
+    """One non-streamed call without I/O: the request to send, and what to do with the
+    answer or the failure, including the one different attempt the dialect may ask for."""
+
+    __slots__ = ("dialect", "first", "model", "provider", "recovery", "request", "result", "temp")
+
+    def __init__(
+        self, provider: HttpProvider, request: ChatRequest, model: str, temperature: float | None
+    ) -> None:
+        self.provider = provider
+        self.request = request
+        self.model = model
+        self.temp = temperature
+        self.dialect = provider._dialect
+        self.recovery: Recovery | None = None
+        self.first: ProviderError | None = None
+        self.result: ChatResponse | None = None
+
+    def start(self) -> HttpRequest:
+        return self.provider._request(self.dialect, self.request, self.model, self.temp)
+
+    def received(self, response: HttpResponse) -> HttpRequest | None:
+        """The next request to send, or None when `result` holds the answer."""
+        try:
+            self.result = self.provider._parse(response, self.model, self.dialect)
+        except ProviderError as exc:
+            return self.failed(exc)
+        if self.recovery is not None and self.recovery.sticky:
+            # This server speaks the recovered dialect only: later calls go there too.
+            self.provider._dialect = self.dialect
+        return None
+
+    def failed(self, exc: ProviderError) -> HttpRequest:
+        """The second attempt the dialect asks for; else `exc` (or both failures) raised."""
+        again, first = self.recovery, self.first
+        if again is not None:
+            if again.explain is None or first is None:
+                raise exc
+            raise type(first)(
+                f"{first.message} ({again.explain}: {exc.message})",
+                provider=first.provider,
+                status=first.status,
+                body=first.body,
+            ) from exc
+        if not isinstance(exc, InvalidRequest):
+            raise exc
+        again = self.dialect.recover(exc, self.request, self.temp)
+        if again is None:
+            raise exc
+        self.recovery, self.first, self.dialect = again, exc, again.dialect
+        return self.provider._request(again.dialect, self.request, self.model, again.temperature)
+
+
 class HttpProvider(Provider):
-    """A provider reached over HTTP with one of construct's dialects."""
+    """A provider reached over HTTP: a registry row, a dialect, an auth and a transport."""
 
     def __init__(
         self,
         resolved: Resolved,
-        dialect: Any,
+        dialect: Dialect,
+        auth: Auth,
         *,
         key: Secret | None,
         key_source: str | None,
@@ -130,6 +167,9 @@ class HttpProvider(Provider):
         headers: dict[str, str],
         problem: str | None = None,
         http_transport: str = "httpx",
+        base_url: str | None = None,
+        default_model: str | None = None,
+        default_temperature: float | None = None,
     ) -> None:
         spec = resolved.spec
         # A configuration gap found at construction, reported on the first call (K2).
@@ -137,13 +177,13 @@ class HttpProvider(Provider):
         self.spec = spec
         self.name = spec.name
         self.display_name = spec.display_name
-        self.base_url = resolved.base_url
+        self.base_url = base_url or resolved.base_url
+        self.default_model = default_model
+        self.default_temperature = default_temperature
         self.key_source = key_source
         self._key = key
-        self._resolved = resolved
+        self._auth = auth
         self._dialect = dialect
-        self._guided_dialect: Any = None
-        self._responses_dialect: Any = None
         transport_cls: type[Transport] = Transport
         if http_transport == "aiohttp":
             from ..transport_aiohttp import AiohttpTransport
@@ -156,7 +196,7 @@ class HttpProvider(Provider):
             connect_timeout_s=connect_timeout_s,
             headers=headers,
             key_env=key_env_vars(resolved),
-            connect_hint=getattr(dialect, "connect_hint", None),
+            connect_hint=dialect.connect_hint,
         )
 
     def __repr__(self) -> str:
@@ -183,39 +223,26 @@ class HttpProvider(Provider):
     def _headers(self) -> dict[str, str]:
         if self._problem:
             raise ConfigError(self._problem)
-        if self._key is None and self.spec.key_required:
-            env = " or ".join(key_env_vars(self._resolved))
-            raise AuthError(
-                f"No API key for {self.display_name}: set {env}, or pass api_key= / set "
-                "api_key in config.toml.",
-                provider=self.name,
-            )
         # Built per call, not kept: a dict holding the raw key would show it in vars().
-        auth_headers = getattr(self._dialect, "auth_headers", None)
-        if auth_headers is not None:
-            return auth_headers(self._key.reveal() if self._key else None)
-        return _auth_headers(self.spec.auth, self._key)
+        return self._auth.headers(self._key)
 
     def _request(
         self,
+        dialect: Dialect,
         request: ChatRequest,
         model: str,
         temperature: float | None,
-        stream: bool,
-        dialect: Any = None,
+        stream: bool = False,
     ) -> HttpRequest:
         if not isinstance(request, ChatRequest):
             raise TypeError(f"request must be a ChatRequest, got {type(request).__name__}")
-        req = (dialect or self._dialect).chat_request(
-            request, model, temperature, stream, self._headers()
-        )
+        req = dialect.chat_request(request, model, temperature, stream, self._headers())
         return self._signed(req)
 
     def _signed(self, req: HttpRequest) -> HttpRequest:
-        """Dialects whose auth covers the request itself (SigV4) sign it last."""
-        sign = getattr(self._dialect, "sign", None)
-        if sign is not None:
-            sign(req, self._key.reveal() if self._key else None)
+        if self._auth.signs:
+            # Auth that covers the request itself (SigV4) signs it last.
+            self._auth.sign(req, self._key)
         return req
 
     def _model(self, model: str | None) -> str:
@@ -231,142 +258,65 @@ class HttpProvider(Provider):
     def _temperature(self, temperature: float | None) -> float | None:
         return self.default_temperature if temperature is None else temperature
 
-    def _parse(self, response: HttpResponse, model: str, dialect: Any = None) -> ChatResponse:
+    def _json(self, response: HttpResponse) -> Any:
         try:
-            data = response.json()
+            return response.json()
         except ValueError as exc:
             raise self._transport.invalid_body(f"not JSON ({exc})", response.content) from None
-        return (dialect or self._dialect).parse_chat(data, model)
 
-    def _retry_plan(
-        self, exc: InvalidRequest, request: ChatRequest, temperature: float | None
-    ) -> tuple[Any, float | None] | None:
-        """A second, different attempt after a 400 that names what the model refused."""
-        body = exc.body or exc.message
-        guided = getattr(self._dialect, "settings", None)
-        if (
-            request.tools
-            and self.spec.native_tools
-            and hasattr(guided, "native_tools")
-            and re.search(_TOOLS_REFUSED, body)
-        ):
-            if self._guided_dialect is None:
-                settings = replace(self._dialect.settings, native_tools=False)
-                self._guided_dialect = type(self._dialect)(settings)
-            return self._guided_dialect, temperature
-        if temperature is not None and re.search(_SAMPLING_REFUSED, body):
-            return self._dialect, None
-        # Reference §2.6: a 404 from chat completions on a server that only speaks the
-        # Responses API. Not when the 404 says the model is unknown: that is the answer.
-        if (
-            exc.status == 404
-            and getattr(guided, "responses_fallback", False)
-            and not re.search(_MODEL_MISSING, body)
-        ):
-            return self._responses(), temperature
-        # Ollama: models without a thinking mode refuse `think` (reference §8.5).
-        without = getattr(self._dialect, "without_thinking", None)
-        if without is not None and re.search(r"(?i)does not support thinking", body):
-            again = without()
-            if again is not None:
-                return again, temperature
-        return None
+    def _parse(self, response: HttpResponse, model: str, dialect: Dialect) -> ChatResponse:
+        return dialect.parse_chat(self._json(response), model)
 
-    def _responses(self) -> Any:
-        """The Responses dialect beside this provider's chat endpoint, built on first need."""
-        if self._responses_dialect is None:
-            from ..dialects.openai_responses import (
-                OpenAIResponses,
-                ResponsesSettings,
-                models_url,
-                responses_url,
-            )
-
-            s = self._dialect.settings
-            self._responses_dialect = OpenAIResponses(
-                ResponsesSettings(
-                    provider=s.provider,
-                    display_name=s.display_name,
-                    url=responses_url(s.url),
-                    models_url=models_url(s.url),
-                    native_tools=s.native_tools,
-                    default_max_tokens=s.default_max_tokens,
-                    reasoning_effort=s.reasoning_effort,
-                )
-            )
-        return self._responses_dialect
-
-    def _second_failure(self, first: InvalidRequest, second: ProviderError, dialect: Any):
-        if dialect is not self._responses_dialect:
-            return second
-        return type(first)(
-            f"{first.message} (chat completions unavailable; responses fallback failed: "
-            f"{second.message})",
-            provider=self.name,
-            status=first.status,
-            body=first.body,
-        )
-
-    def _adopt(self, dialect: Any, response: ChatResponse) -> ChatResponse:
-        if dialect is self._responses_dialect:
-            # This server speaks Responses only: later calls, streams included, go there.
-            self._dialect = dialect
-        return response
+    def _exchange(
+        self, request: ChatRequest, model: str | None, temperature: float | None
+    ) -> _Exchange:
+        return _Exchange(self, request, self._model(model), self._temperature(temperature))
 
     # -- chat --------------------------------------------------------------------
 
     def chat(
         self, request: ChatRequest, model: str | None = None, temperature: float | None = None
     ) -> ChatResponse:
-        model, temperature = self._model(model), self._temperature(temperature)
-        req = self._request(request, model, temperature, False)
-        try:
-            return self._parse(self._transport.send(req), model)
-        except InvalidRequest as exc:
-            plan = self._retry_plan(exc, request, temperature)
-            if plan is None:
-                raise
-            dialect, temp = plan
-            req = self._request(request, model, temp, False, dialect)
+        exchange = self._exchange(request, model, temperature)
+        req: HttpRequest | None = exchange.start()
+        while req is not None:
             try:
-                response = self._parse(self._transport.send(req), model, dialect)
-            except ProviderError as second:
-                raise self._second_failure(exc, second, dialect) from second
-            return self._adopt(dialect, response)
+                response = self._transport.send(req)
+            except ProviderError as exc:
+                req = exchange.failed(exc)
+            else:
+                req = exchange.received(response)
+        return exchange.result  # type: ignore[return-value]
 
     async def achat(
         self, request: ChatRequest, model: str | None = None, temperature: float | None = None
     ) -> ChatResponse:
-        model, temperature = self._model(model), self._temperature(temperature)
-        req = self._request(request, model, temperature, False)
-        try:
-            return self._parse(await self._transport.asend(req), model)
-        except InvalidRequest as exc:
-            plan = self._retry_plan(exc, request, temperature)
-            if plan is None:
-                raise
-            dialect, temp = plan
-            req = self._request(request, model, temp, False, dialect)
+        exchange = self._exchange(request, model, temperature)
+        req: HttpRequest | None = exchange.start()
+        while req is not None:
             try:
-                response = self._parse(await self._transport.asend(req), model, dialect)
-            except ProviderError as second:
-                raise self._second_failure(exc, second, dialect) from second
-            return self._adopt(dialect, response)
+                response = await self._transport.asend(req)
+            except ProviderError as exc:
+                req = exchange.failed(exc)
+            else:
+                req = exchange.received(response)
+        return exchange.result  # type: ignore[return-value]
 
     # -- streaming ---------------------------------------------------------------
+
+    def _stream_start(
+        self, request: ChatRequest, model: str | None, temperature: float | None
+    ) -> tuple[HttpRequest, _StreamRun]:
+        # Built eagerly so a missing key or model fails at the call, not at first next().
+        model = self._model(model)
+        d = self._dialect
+        req = self._request(d, request, model, self._temperature(temperature), True)
+        return req, _StreamRun(d.stream_parser(request, model), d.new_framer(), self)
 
     def stream(
         self, request: ChatRequest, model: str | None = None, temperature: float | None = None
     ) -> Iterator[StreamEvent]:
-        # Built eagerly so a missing key or model fails at the call, not at first next().
-        model = self._model(model)
-        req = self._request(request, model, self._temperature(temperature), True)
-        return self._stream(req, self._run(request, model))
-
-    def _run(self, request: ChatRequest, model: str) -> _StreamRun:
-        d = self._dialect
-        framer = d.new_framer() if hasattr(d, "new_framer") else framer_for(d.framing)
-        return _StreamRun(d.stream_parser(request, model), framer, self)
+        return self._stream(*self._stream_start(request, model, temperature))
 
     def _stream(self, req: HttpRequest, run: _StreamRun) -> Iterator[StreamEvent]:
         try:
@@ -375,17 +325,12 @@ class HttpProvider(Provider):
                     yield from run.chunk(chunk)
             yield from run.end()
         except ProviderError as exc:
-            failure = run.failed(exc)
-            if failure is exc:
-                raise
-            raise failure from exc
+            run.reraise(exc)
 
     def astream(
         self, request: ChatRequest, model: str | None = None, temperature: float | None = None
     ) -> AsyncIterator[StreamEvent]:
-        model = self._model(model)
-        req = self._request(request, model, self._temperature(temperature), True)
-        return self._astream(req, self._run(request, model))
+        return self._astream(*self._stream_start(request, model, temperature))
 
     async def _astream(self, req: HttpRequest, run: _StreamRun) -> AsyncIterator[StreamEvent]:
         try:
@@ -396,29 +341,19 @@ class HttpProvider(Provider):
             for event in run.end():
                 yield event
         except ProviderError as exc:
-            failure = run.failed(exc)
-            if failure is exc:
-                raise
-            raise failure from exc
+            run.reraise(exc)
 
     # -- models and lifecycle ---------------------------------------------------------
 
     def list_models(self) -> list[ModelEntry]:
-        response = self._transport.send(self._models_request())
-        return self._dialect.parse_models(self._models_json(response))
+        return self._dialect.parse_models(self._json(self._transport.send(self._models())))
 
     async def alist_models(self) -> list[ModelEntry]:
-        response = await self._transport.asend(self._models_request())
-        return self._dialect.parse_models(self._models_json(response))
+        response = await self._transport.asend(self._models())
+        return self._dialect.parse_models(self._json(response))
 
-    def _models_request(self) -> HttpRequest:
+    def _models(self) -> HttpRequest:
         return self._signed(self._dialect.models_request(self._headers()))
-
-    def _models_json(self, response: HttpResponse) -> Any:
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise self._transport.invalid_body(f"not JSON ({exc})", response.content) from None
 
     def warmup(self) -> None:
         """Open a pooled connection; an HTTP error status is fine, a dead host is not."""

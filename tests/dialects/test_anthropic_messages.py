@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from construct.auth.anthropic import AnthropicKeyOrOAuth
 from construct.dialects.anthropic_messages import (
     API_VERSION,
     CLAUDE_CODE_SYSTEM,
@@ -31,6 +32,7 @@ from construct.errors import (
     RateLimited,
     TransientError,
 )
+from construct.secrets import Secret
 from construct.types import (
     ChatMessage,
     ChatRequest,
@@ -79,6 +81,13 @@ PNG = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
 MODEL = "claude-sonnet-4-6"
 
 
+def auth_headers(key: str | None) -> dict[str, str]:
+    """The headers the `anthropic` row's auth sends; required=False so that no key
+    (an endpoint that takes none) shows as no header rather than a missing-key error."""
+    auth = AnthropicKeyOrOAuth("anthropic", "Anthropic", ("ANTHROPIC_API_KEY",), required=False)
+    return auth.headers(Secret(key) if key else None)
+
+
 def dialect(**settings: Any) -> AnthropicMessages:
     return AnthropicMessages(MessagesSettings("anthropic", "Anthropic", ROOT, **settings))
 
@@ -98,7 +107,7 @@ def body(
     **settings: Any,
 ) -> dict[str, Any]:
     d = dialect(**settings)
-    req = d.chat_request(request, model, temperature, stream, d.auth_headers(key))
+    req = d.chat_request(request, model, temperature, stream, auth_headers(key))
     validate_messages_request(req.json, extensions=sampling)
     return req.json
 
@@ -112,7 +121,7 @@ def user_text(text: str) -> dict[str, Any]:
 
 def test_plain_request_url_headers_and_body() -> None:
     d = dialect()
-    req = d.chat_request(ask(ChatMessage.user("Hi")), MODEL, None, False, d.auth_headers(KEY))
+    req = d.chat_request(ask(ChatMessage.user("Hi")), MODEL, None, False, auth_headers(KEY))
     assert (req.method, req.url) == ("POST", "https://api.anthropic.com/v1/messages")
     assert req.headers == {"x-api-key": KEY, "anthropic-version": API_VERSION}
     validate_messages_request(req.json)
@@ -136,17 +145,16 @@ def test_api_root_never_doubles_v1(base: str, root: str) -> None:
 
 def test_models_request() -> None:
     d = dialect()
-    req = d.models_request(d.auth_headers(KEY))
+    req = d.models_request(auth_headers(KEY))
     assert (req.method, req.url) == ("GET", "https://api.anthropic.com/v1/models?limit=1000")
     assert req.headers == {"x-api-key": KEY, "anthropic-version": API_VERSION}
 
 
 def test_auth_headers() -> None:
-    d = dialect()
-    assert d.auth_headers(KEY) == {"x-api-key": KEY}
-    assert d.auth_headers(None) == {}
-    assert d.auth_headers("") == {}
-    assert d.auth_headers(OAUTH) == {
+    assert auth_headers(KEY) == {"x-api-key": KEY}
+    assert auth_headers(None) == {}
+    assert auth_headers("") == {}
+    assert auth_headers(OAUTH) == {
         "Authorization": f"Bearer {OAUTH}",
         "anthropic-beta": "claude-code-20250219,oauth-2025-04-20,interleaved-thinking-2025-05-14",
         "anthropic-dangerous-direct-browser-access": "true",
@@ -481,10 +489,10 @@ def test_stream_flag_and_extra_fields_merged_last() -> None:
 def test_betas_from_extra_become_a_header() -> None:
     d = dialect()
     request = ask(ChatMessage.user("x"), extra={"betas": ["context-1m-2025-08-07"]})
-    req = d.chat_request(request, MODEL, None, False, d.auth_headers(KEY))
+    req = d.chat_request(request, MODEL, None, False, auth_headers(KEY))
     assert req.headers["anthropic-beta"] == "context-1m-2025-08-07"
     assert "betas" not in req.json
-    oauth = d.chat_request(request, MODEL, None, False, d.auth_headers(OAUTH))
+    oauth = d.chat_request(request, MODEL, None, False, auth_headers(OAUTH))
     assert oauth.headers["anthropic-beta"].split(",") == [
         "claude-code-20250219",
         "oauth-2025-04-20",
@@ -835,7 +843,7 @@ def _follow_up(call_id: str = "toolu_1", thinking: Any = THINK) -> ChatRequest:
 
 
 def _sent_with(d: AnthropicMessages, request: ChatRequest) -> dict[str, Any]:
-    req = d.chat_request(request, MODEL, None, False, d.auth_headers(KEY))
+    req = d.chat_request(request, MODEL, None, False, auth_headers(KEY))
     validate_messages_request(req.json)
     return req.json
 

@@ -12,16 +12,17 @@ from typing import Any
 
 import pytest
 
+from construct.auth import Auth
 from construct.dialects.azure_openai import (
     DEFAULT_API_VERSION,
     AzureOpenAIChat,
-    build,
     split_endpoint,
 )
 from construct.errors import AuthError, ConfigError, InvalidResponse
 from construct.options import ProviderRuntimeOptions
+from construct.providers.azure import build, build_dialect
 from construct.registry import apply_api_url, resolve
-from construct.secrets import scrub_secret_patterns
+from construct.secrets import Secret, scrub_secret_patterns
 from construct.types import ChatMessage, ChatRequest, ModelEntry, ToolSpec
 from tests.oracle import completion, validate_chat_request
 
@@ -44,7 +45,12 @@ def _no_azure_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def dialect(api_url: str | None = None, **options: Any) -> AzureOpenAIChat:
     opts = ProviderRuntimeOptions(provider_api_url=api_url, **options)
-    return build(apply_api_url(resolve("azure"), api_url), opts)
+    return build_dialect(apply_api_url(resolve("azure"), api_url), opts)
+
+
+def auth(api_url: str | None = None) -> Auth:
+    opts = ProviderRuntimeOptions(provider_api_url=api_url)
+    return build(apply_api_url(resolve("azure"), api_url), opts)[1]
 
 
 def url_of(d: AzureOpenAIChat, model: str = "gpt-4o") -> str:
@@ -242,20 +248,20 @@ def test_the_prompt_guided_copy_keeps_the_azure_settings(monkeypatch) -> None:
 
 def test_a_key_travels_as_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AZURE_OPENAI_AD_TOKEN", "eyJhbGciOiJub25lIn0.eyJ4IjoxfQ.sig")
-    assert dialect().auth_headers("azure-key-123") == {"api-key": "azure-key-123"}
+    assert auth().headers(Secret("azure-key-123")) == {"api-key": "azure-key-123"}
 
 
 def test_an_entra_id_token_travels_as_bearer_when_there_is_no_key(monkeypatch) -> None:
     token = "entra-token-value-0123456789"
     monkeypatch.setenv("AZURE_OPENAI_AD_TOKEN", token)
-    assert dialect().auth_headers(None) == {"Authorization": f"Bearer {token}"}
+    assert auth().headers(None) == {"Authorization": f"Bearer {token}"}
     # Known to the scrubber from then on, whatever its shape.
     assert token not in scrub_secret_patterns(f"echoed back: {token}")
 
 
 def test_no_credentials_at_all_name_every_way_to_give_one() -> None:
     with pytest.raises(AuthError) as info:
-        dialect().auth_headers(None)
+        auth().headers(None)
     for var in ("AZURE_OPENAI_API_KEY", "AZURE_OPENAI_AD_TOKEN", "CONSTRUCT_API_KEY", "api_key"):
         assert var in str(info.value)
     assert info.value.provider == "azure_openai"

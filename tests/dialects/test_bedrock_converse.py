@@ -25,18 +25,20 @@ from construct import (
     ToolSpec,
     TransientError,
 )
+from construct.auth import Auth, aws
 from construct.dialects import bedrock_converse
 from construct.dialects.aws_eventstream import EventStreamDecoder
 from construct.dialects.bedrock_converse import (
     BedrockConverse,
-    build,
     caches_prompts,
     control_plane_url,
     region_from_url,
     runtime_url,
 )
 from construct.errors import AuthError
+from construct.providers.bedrock import build, build_dialect
 from construct.registry import apply_api_url, resolve
+from construct.secrets import Secret
 from tests import oracle_bedrock as oracle
 
 CLAUDE = "anthropic.claude-3-5-sonnet-20241022-v2:0"
@@ -64,7 +66,11 @@ def aws_env(monkeypatch, tmp_path):
 
 def dialect(api_url: str | None = None, **options) -> BedrockConverse:
     opts = ProviderRuntimeOptions(provider_api_url=api_url, **options)
-    return build(apply_api_url(resolve("bedrock"), api_url), opts)
+    return build_dialect(apply_api_url(resolve("bedrock"), api_url), opts)
+
+
+def auth() -> Auth:
+    return build(resolve("bedrock"), ProviderRuntimeOptions())[1]
 
 
 def request_body(request: ChatRequest, model: str = CLAUDE, temperature=None, stream=False):
@@ -680,34 +686,34 @@ def test_region_from_the_active_profile(monkeypatch, tmp_path):
 
 
 def test_bearer_mode_signs_nothing():
-    d = dialect()
-    headers = d.auth_headers("brk-key-0123456789")
+    d, a = dialect(), auth()
+    headers = a.headers(Secret("brk-key-0123456789"))
     assert headers == {"Authorization": "Bearer brk-key-0123456789"}
     req = d.chat_request(ChatRequest((ChatMessage.user("x"),)), CLAUDE, None, False, headers)
-    d.sign(req, "brk-key-0123456789")
+    a.sign(req, Secret("brk-key-0123456789"))
     assert req.headers["Authorization"] == "Bearer brk-key-0123456789"
     assert "X-Amz-Date" not in req.headers
-    assert d.auth_headers(None) == {}
+    assert a.headers(None) == {}
 
 
 def test_sigv4_without_credentials_names_every_way_to_supply_them():
     d = dialect()
     req = d.chat_request(ChatRequest((ChatMessage.user("x"),)), CLAUDE, None, False, {})
     with pytest.raises(AuthError) as info:
-        d.sign(req, None)
+        auth().sign(req, None)
     for name in ("BEDROCK_API_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
         assert name in str(info.value)
     assert "Authorization" not in req.headers
 
 
 def test_sigv4_without_botocore_says_which_extra_to_install(monkeypatch):
-    monkeypatch.setattr(bedrock_converse, "_import_botocore", lambda: None)
+    monkeypatch.setattr(aws, "_import_botocore", lambda: None)
     d = dialect()
     req = d.chat_request(ChatRequest((ChatMessage.user("x"),)), CLAUDE, None, False, {})
     from construct.errors import ConfigError
 
     with pytest.raises(ConfigError) as info:
-        d.sign(req, None)
+        auth().sign(req, None)
     assert "pip install 'construct-llm[bedrock]'" in str(info.value)
     assert "BEDROCK_API_KEY" in str(info.value)
 

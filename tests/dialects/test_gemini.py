@@ -15,6 +15,7 @@ from google.genai import models as sdk_models_module
 from google.genai import types
 
 from construct import ChatMessage, ChatRequest, ToolCall, ToolSpec
+from construct.auth import HeaderKey
 from construct.dialects.gemini import (
     DUMMY_THOUGHT_SIGNATURE,
     GENERATION_CONFIG_FIELDS,
@@ -33,6 +34,7 @@ from construct.errors import (
     RateLimited,
     TransientError,
 )
+from construct.secrets import Secret
 from tests.oracle_gemini import (
     TOP_LEVEL_KEYS,
     call_part,
@@ -53,6 +55,14 @@ from tests.oracle_gemini import (
 
 BASE = "https://generativelanguage.googleapis.com/v1beta"
 DIALECT = Gemini(GeminiSettings("gemini", "Google Gemini", BASE))
+
+
+def auth_headers(key: str | None) -> dict[str, str]:
+    """What the `gemini` row's auth sends (no key: none, as for a keyless proxy)."""
+    auth = HeaderKey("gemini", "Google Gemini", (), required=False, header="x-goog-api-key")
+    return auth.headers(Secret(key) if key else None)
+
+
 WEATHER_SCHEMA = {
     "type": "object",
     "properties": {"city": {"type": "string"}},
@@ -233,7 +243,7 @@ def test_model_path_never_doubles_the_models_prefix(model, path):
 
 def test_urls_headers_and_stream_framing():
     request = ChatRequest((ChatMessage.user("hi"),))
-    headers = DIALECT.auth_headers("AIza-secret-key-0123456789")
+    headers = auth_headers("AIza-secret-key-0123456789")
     plain = DIALECT.chat_request(request, "gemini-2.5-flash", None, False, headers)
     streamed = DIALECT.chat_request(request, "gemini-2.5-flash", None, True, headers)
     assert plain.url == f"{BASE}/models/gemini-2.5-flash:generateContent"
@@ -245,7 +255,7 @@ def test_urls_headers_and_stream_framing():
     for req in (plain, streamed, DIALECT.models_request(headers)):
         assert req.headers == {"x-goog-api-key": "AIza-secret-key-0123456789"}
         assert "AIza" not in req.url and "key=" not in req.url  # C5
-    assert DIALECT.auth_headers(None) == {}
+    assert auth_headers(None) == {}
 
 
 def test_sampling_and_token_limits_only_when_set():

@@ -387,7 +387,7 @@ def test_refreshable_credentials_are_frozen_per_request(monkeypatch):
     )
     provider = create_provider("bedrock")
     # An expiry within the refresh window: the next request refreshes.
-    provider._dialect._credentials = credentials
+    provider._auth.aws._credentials = credentials
     with respx.mock() as mock:
         route = mock.post(CONVERSE).mock(return_value=httpx.Response(200, json=answer()))
         provider.chat(HELLO, MODEL)

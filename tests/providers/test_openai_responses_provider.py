@@ -17,6 +17,7 @@ import pytest
 import respx
 
 from construct import ChatMessage, ChatRequest, ToolCall, ToolSpec, create_provider
+from construct.auth import auth_for
 from construct.config import load_config
 from construct.dialects.openai_responses import build
 from construct.errors import (
@@ -67,6 +68,7 @@ def provider(api_url: str | None = None, **options) -> HttpProvider:
     return HttpProvider(
         resolved,
         build(resolved, opts),
+        auth_for(resolved),
         key=Secret(KEY),
         key_source="explicit",
         timeout_s=30,

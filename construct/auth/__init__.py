@@ -1,0 +1,59 @@
+"""Credential sources, one per registry `auth` column; `auth_for` picks and builds one.
+
+    bearer          Bearer            Authorization: Bearer <key> (most providers)
+    x-api-key       AnthropicKeyOrOAuth   x-api-key, or a Claude OAuth token as Bearer
+    api-key         AzureKeyOrEntra   api-key, or an Entra ID token as Bearer
+    x-goog-api-key  HeaderKey         the key in one header (Gemini: never in the URL)
+    aws             SigV4             a Bedrock API key as Bearer, else SigV4 (botocore)
+    none            Bearer            optional: sent when one is given
+
+OAuth sign-ins (token stores, device flow, refreshers) join as further kinds.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+from ..errors import ConfigError
+from ..registry import Resolved, key_env_vars
+from .base import Auth, Bearer, HeaderKey
+
+if TYPE_CHECKING:
+    from .aws import AwsSession
+
+__all__ = ["Auth", "Bearer", "HeaderKey", "auth_for"]
+
+
+def auth_for(
+    resolved: Resolved,
+    environ: Mapping[str, str] | None = None,
+    *,
+    aws: AwsSession | None = None,
+    region: Callable[[], str] | None = None,
+) -> Auth:
+    """The credential style `resolved`'s row names, built for it (environment read now)."""
+    spec = resolved.spec
+    who = spec.display_name
+    if resolved.profile is not None:
+        who = f"{who} (auth profile {resolved.profile!r})"
+    common = (spec.name, who, key_env_vars(resolved), spec.key_required)
+    kind = spec.auth
+    if kind in ("bearer", "none"):
+        return Bearer(*common)
+    if kind == "x-api-key":
+        from .anthropic import AnthropicKeyOrOAuth
+
+        return AnthropicKeyOrOAuth(*common)
+    if kind == "x-goog-api-key":
+        return HeaderKey(*common, header="x-goog-api-key")
+    if kind == "api-key":
+        from .azure import AzureKeyOrEntra
+
+        return AzureKeyOrEntra(*common, environ=os.environ if environ is None else environ)
+    if kind == "aws" and aws is not None and region is not None:
+        from .aws import SigV4
+
+        return SigV4(*common, aws=aws, region=region)
+    raise ConfigError(f"{spec.display_name}: no credential source for auth {kind!r} yet")
