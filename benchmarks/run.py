@@ -62,7 +62,7 @@ PER_CHUNK_MODES = ("burst", "stream", "paced")  # CPU per chunk, in the report's
 STYLE_NAMES = {"burst": "one write", "stream": "per event", "paced": "paced"}
 
 # Per mode: (timed calls per round, warm-up calls). Chosen so the full run stays
-# under 5 minutes on 2 cores with every optional library installed.
+# about 5 minutes on 2 cores with every optional library installed (paced streams: 2.5).
 SIZES = {
     "full": {
         "seq": (500, 50),
