@@ -61,7 +61,7 @@ STREAM_MODES = frozenset(("stream", "burst", "paced", "conns"))  # calls that st
 PER_CHUNK_MODES = ("burst", "stream", "paced")  # CPU per chunk, in the report's order
 STYLE_NAMES = {"burst": "one write", "stream": "per event", "paced": "paced"}
 
-# Per mode: (timed calls per round, warm-up calls). Chosen so the full run stays
+# Per mode: (timed calls per round, warm-up calls). Chosen so the full run takes
 # about 5 minutes on 2 cores with every optional library installed (paced streams: 2.5).
 SIZES = {
     "full": {
