@@ -39,15 +39,22 @@ ANTHROPIC_STREAM_BODY = json.dumps({**_ANTHROPIC_BODY, "stream": True}).encode()
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """The fake server, and for streams how many content chunks each one carries."""
+    """The fake server, and for streams how many content chunks each one carries and how
+    the server writes them: one write per event (paced by `pace_ms`), or all at once."""
 
     port: int
     chunks: int = 0
+    pace_ms: float = 0.0
+    burst: bool = False
 
     @property
     def root(self) -> str:
-        # A path prefix sets the chunk count, so SDKs that take only a base URL get it too.
+        # Path prefixes set the stream's shape, so SDKs that take only a base URL get it too.
         prefix = f"/chunks/{self.chunks}" if self.chunks else ""
+        if self.pace_ms:
+            prefix += f"/pace/{self.pace_ms:g}"
+        if self.burst:
+            prefix += "/burst"
         return f"http://127.0.0.1:{self.port}{prefix}"
 
     @property
@@ -64,6 +71,11 @@ class Client:
     floor: str | None = None  # the row this one is measured against; None: it is a floor
     wraps: str | None = None  # for wrappers: the plain row the +5 % goal compares to
     modes: frozenset[str] = frozenset(("seq", "conc", "stream", "conns"))
+
+
+# The stream modes besides `stream` (one write per event): `burst` (the whole stream in
+# one write) and `paced` (a pause between events). Only the rows the goals name run them.
+STYLES = frozenset(("burst", "paced"))
 
 
 # -- floors: hand-written HTTP -------------------------------------------------------
@@ -233,6 +245,22 @@ async def construct_aiohttp(target: Target, stream: bool):
     return _construct_acalls(provider, MODEL, stream)
 
 
+async def construct_routed_aiohttp(target: Target, stream: bool):
+    from construct import create_routed_provider_with_options
+
+    name = f"custom:{target.openai_base}"
+    provider = create_routed_provider_with_options(
+        name,
+        "k",
+        None,
+        {},
+        [{"hint": "fast", "provider": name, "model": MODEL}],
+        MODEL,
+        {"http_transport": "aiohttp"},
+    )
+    return _construct_acalls(provider, "hint:fast", stream)
+
+
 def construct_routed(target: Target, stream: bool):
     return _construct_calls(_routed(target), "hint:fast", stream)
 
@@ -351,10 +379,14 @@ async def litellm_async(target: Target, stream: bool):
 
 
 _NO_CONC = frozenset(("seq", "stream", "conns"))
+_ALL = frozenset(("seq", "conc", "stream", "conns"))
+_AIOHTTP = frozenset(("seq", "conc", "stream"))
 
 CLIENTS = [
-    Client("raw httpx", False, raw_httpx, ("httpx",), modes=_NO_CONC),
-    Client("construct", False, construct_sync, ("construct",), "raw httpx", modes=_NO_CONC),
+    Client("raw httpx", False, raw_httpx, ("httpx",), modes=_NO_CONC | STYLES),
+    Client(
+        "construct", False, construct_sync, ("construct",), "raw httpx", modes=_NO_CONC | STYLES
+    ),
     Client(
         "construct routed",
         False,
@@ -362,12 +394,19 @@ CLIENTS = [
         ("construct",),
         "raw httpx",
         wraps="construct",
-        modes=_NO_CONC,
+        modes=_NO_CONC | STYLES,
     ),
     Client("openai", False, openai_sync, ("openai",), "raw httpx", modes=_NO_CONC),
     Client("litellm", False, litellm_sync, ("litellm",), "raw httpx", modes=_NO_CONC),
-    Client("raw httpx async", True, raw_httpx_async, ("httpx",)),
-    Client("construct async", True, construct_async, ("construct",), "raw httpx async"),
+    Client("raw httpx async", True, raw_httpx_async, ("httpx",), modes=_ALL | STYLES),
+    Client(
+        "construct async",
+        True,
+        construct_async,
+        ("construct",),
+        "raw httpx async",
+        modes=_ALL | STYLES,
+    ),
     Client(
         "construct routed async",
         True,
@@ -375,6 +414,7 @@ CLIENTS = [
         ("construct",),
         "raw httpx async",
         wraps="construct async",
+        modes=_ALL | STYLES,
     ),
     Client("openai async", True, openai_async, ("openai",), "raw httpx async"),
     Client(
@@ -385,16 +425,23 @@ CLIENTS = [
         "raw httpx async",
         modes=frozenset(("seq",)),
     ),
-    Client(
-        "raw aiohttp", True, raw_aiohttp, ("aiohttp",), modes=frozenset(("seq", "conc", "stream"))
-    ),
+    Client("raw aiohttp", True, raw_aiohttp, ("aiohttp",), modes=_AIOHTTP | STYLES),
     Client(
         "construct aiohttp",
         True,
         construct_aiohttp,
         ("construct", "aiohttp"),
         "raw aiohttp",
-        modes=frozenset(("seq", "conc", "stream")),
+        modes=_AIOHTTP | STYLES,
+    ),
+    Client(
+        "construct routed aiohttp",
+        True,
+        construct_routed_aiohttp,
+        ("construct", "aiohttp"),
+        "raw aiohttp",
+        wraps="construct aiohttp",
+        modes=frozenset(("stream",)) | STYLES,
     ),
     Client(
         "raw httpx (anthropic)",

@@ -1,6 +1,6 @@
 """A fast loopback fake LLM server for benchmarks, run in its own process.
 
-    python benchmarks/fake_server.py [--port 0] [--chunks 500]
+    python benchmarks/fake_server.py [--port 0] [--chunks 500] [--pace-ms 0] [--burst]
 
 It prints its port on stdout, then serves until stdin closes (when stdin is a
 pipe), SIGTERM or SIGINT. Pure asyncio (`asyncio.Protocol`), HTTP/1.1 with
@@ -22,6 +22,19 @@ Streams have `--chunks` content chunks unless a request asks for another
 number: header `x-chunks: N`, query `?chunks=N`, or a path prefix
 `/chunks/N/` (handy for SDKs that only take a base URL). A `x-mode: 429`
 header or a `/429/` path prefix answers 429 with `retry-after: 1`.
+
+How a stream is written, as a real LLM server does it or not:
+
+    per event (default)  each SSE event is its own HTTP chunk and its own
+                         `transport.write`, so one event is one send
+    paced                the same, waiting N ms between events (`loop.call_later`):
+                         header `x-pace-ms: N`, query `?pace_ms=N`, path prefix
+                         `/pace/N/`, or `--pace-ms N` for every stream; 0 is unpaced
+    burst                the whole stream in one `transport.write`, as a client
+                         reading a finished response sees it: header `x-burst: 1`,
+                         query `?burst=1`, path prefix `/burst/`, or `--burst`
+
+Path prefixes combine in any order: `/chunks/200/pace/1/v1/chat/completions`.
 """
 
 from __future__ import annotations
@@ -35,12 +48,14 @@ import signal
 import socket
 import stat
 import sys
+from collections import deque
 
 MODEL = "bench-model"
 CREATED = 1_700_000_000
 REPLY_TEXT = "Hello! I am a fake model answering as fast as a loopback socket allows."
 WORDS = ("The ", "quick ", "brown ", "fox ", "jumps ", "over ", "the ", "lazy ", "dog. ")
 MAX_CHUNKS = 100_000
+MAX_PACE_MS = 10_000.0
 
 
 def _dumps(obj: object) -> bytes:
@@ -129,7 +144,12 @@ def _openai_chunk(delta: dict, finish: str | None = None) -> dict:
     }
 
 
-def openai_stream(chunks: int) -> bytes:
+def _chunked_stream(events: list[bytes]) -> tuple[bytes, ...]:
+    """The writes of a chunked SSE answer: the head, one HTTP chunk per event, the end."""
+    return (_chunked_head(SSE), *map(_http_chunk, events), b"0\r\n\r\n")
+
+
+def openai_stream(chunks: int) -> tuple[bytes, ...]:
     """Role chunk, `chunks` content chunks, a finish chunk, a usage chunk, [DONE]."""
     events = [_openai_chunk({"role": "assistant", "content": ""})]
     events += [_openai_chunk({"content": WORDS[i % len(WORDS)]}) for i in range(chunks)]
@@ -138,10 +158,10 @@ def openai_stream(chunks: int) -> bytes:
     usage = dict(_openai_chunk({}), choices=[], usage=tokens)
     events.append(usage)
     pieces = [b"data: " + _dumps(e) + b"\n\n" for e in events] + [b"data: [DONE]\n\n"]
-    return _chunked_head(SSE) + b"".join(map(_http_chunk, pieces)) + b"0\r\n\r\n"
+    return _chunked_stream(pieces)
 
 
-def anthropic_stream(chunks: int) -> bytes:
+def anthropic_stream(chunks: int) -> tuple[bytes, ...]:
     """message_start, a text block of `chunks` deltas, message_delta, message_stop."""
     start = {
         "type": "message_start",
@@ -192,7 +212,7 @@ def anthropic_stream(chunks: int) -> bytes:
         ("message_stop", {"type": "message_stop"}),
     ]
     pieces = [b"event: " + name.encode() + b"\ndata: " + _dumps(e) + b"\n\n" for name, e in events]
-    return _chunked_head(SSE) + b"".join(map(_http_chunk, pieces)) + b"0\r\n\r\n"
+    return _chunked_stream(pieces)
 
 
 class Stats:
@@ -212,23 +232,57 @@ class Stats:
         return _response("200 OK", JSON, _dumps({k: getattr(self, k) for k in self.__slots__}))
 
 
+class Stream:
+    """A streamed answer being written: its writes, and the pause between events."""
+
+    __slots__ = ("at", "pace", "pieces")
+
+    def __init__(self, pieces: tuple[bytes, ...], pace: float) -> None:
+        self.pieces = pieces
+        self.pace = pace  # seconds between events; 0: no pause
+        self.at = 0  # the next write
+
+
+class Ask:
+    """What a request asks of its answer, from headers, then path prefixes and query."""
+
+    __slots__ = ("burst", "chunks", "mode", "pace_ms")
+
+    def __init__(self, chunks: int, pace_ms: float, burst: bool) -> None:
+        self.mode = b""
+        self.chunks = chunks
+        self.pace_ms = pace_ms
+        self.burst = burst
+
+
 class Server:
     """Routing and the response cache; one per process."""
 
-    def __init__(self, chunks: int) -> None:
+    def __init__(self, chunks: int, pace_ms: float = 0.0, burst: bool = False) -> None:
         self.chunks = chunks
+        self.pace_ms = pace_ms
+        self.burst = burst
         self.stats = Stats()
-        self._streams: dict[tuple[str, int], bytes] = {}
+        self._streams: dict[tuple[str, int], tuple[bytes, ...]] = {}
+        self._bursts: dict[tuple[str, int], bytes] = {}
 
-    def stream(self, kind: str, chunks: int) -> bytes:
-        key = (kind, chunks)
-        body = self._streams.get(key)
-        if body is None:
+    def ask(self) -> Ask:
+        return Ask(self.chunks, self.pace_ms, self.burst)
+
+    def stream(self, kind: str, ask: Ask) -> bytes | Stream:
+        key = (kind, ask.chunks)
+        pieces = self._streams.get(key)
+        if pieces is None:
             build = openai_stream if kind == "openai" else anthropic_stream
-            body = self._streams[key] = build(chunks)
-        return body
+            pieces = self._streams[key] = build(ask.chunks)
+        if ask.burst:
+            body = self._bursts.get(key)
+            if body is None:
+                body = self._bursts[key] = b"".join(pieces)
+            return body
+        return Stream(pieces, ask.pace_ms / 1000)
 
-    def answer(self, method: bytes, target: bytes, mode: bytes, chunks: int, body: bytes) -> bytes:
+    def answer(self, method: bytes, target: bytes, ask: Ask, body: bytes) -> bytes | Stream:
         path, _, query = target.partition(b"?")
         if path.startswith(b"/stats"):
             if path == b"/stats/reset" and method == b"POST":
@@ -237,24 +291,36 @@ class Server:
             return self.stats.as_bytes()
         stats = self.stats
         stats.requests += 1
-        if path.startswith(b"/chunks/"):
-            number, _, rest = path[8:].partition(b"/")
-            chunks, path = _count(number, chunks), b"/" + rest
-        if path.startswith(b"/429/"):
-            mode, path = b"429", path[4:]
-        if mode == b"429":
+        while True:
+            if path.startswith(b"/chunks/"):
+                number, _, rest = path[8:].partition(b"/")
+                ask.chunks, path = _count(number, ask.chunks), b"/" + rest
+            elif path.startswith(b"/pace/"):
+                number, _, rest = path[6:].partition(b"/")
+                ask.pace_ms, path = _pace(number, ask.pace_ms), b"/" + rest
+            elif path.startswith(b"/burst/"):
+                ask.burst, path = True, path[6:]
+            elif path.startswith(b"/429/"):
+                ask.mode, path = b"429", path[4:]
+            else:
+                break
+        if ask.mode == b"429":
             stats.rate_limited += 1
             return RATE_LIMITED
         if query:
             for pair in query.split(b"&"):
                 name, _, value = pair.partition(b"=")
                 if name == b"chunks":
-                    chunks = _count(value, chunks)
+                    ask.chunks = _count(value, ask.chunks)
+                elif name == b"pace_ms":
+                    ask.pace_ms = _pace(value, ask.pace_ms)
+                elif name == b"burst":
+                    ask.burst = _flag(value)
         if method == b"POST" and path.endswith((b"/chat/completions", b"/messages")):
             kind = "openai" if path.endswith(b"/chat/completions") else "anthropic"
             if _wants_stream(body):
                 stats.streams += 1
-                return self.stream(kind, chunks)
+                return self.stream(kind, ask)
             return OPENAI_CHAT if kind == "openai" else ANTHROPIC_MESSAGE
         if method == b"GET" and path.endswith(b"/models"):
             return MODELS
@@ -268,6 +334,17 @@ def _count(raw: bytes, default: int) -> int:
         return default
 
 
+def _pace(raw: bytes, default: float) -> float:
+    try:
+        return max(0.0, min(float(raw), MAX_PACE_MS))
+    except ValueError:
+        return default
+
+
+def _flag(raw: bytes) -> bool:
+    return raw.strip().lower() not in (b"", b"0", b"false", b"no")
+
+
 def _wants_stream(body: bytes) -> bool:
     at = body.find(b'"stream"')
     if at < 0:
@@ -276,12 +353,18 @@ def _wants_stream(body: bytes) -> bool:
 
 
 class Connection(asyncio.Protocol):
-    """One client socket: parse requests as bytes arrive, answer each in order."""
+    """One client socket: parse requests as bytes arrive, answer each in order.
+
+    Answers wait in `pending` behind a paced stream (pipelined requests are answered
+    in order); everything else is written as soon as it is parsed."""
 
     def __init__(self, server: Server) -> None:
         self.server = server
         self.buf = bytearray()
         self.transport: asyncio.Transport | None = None
+        self.pending: deque[bytes | Stream] = deque()
+        self.timer: asyncio.TimerHandle | None = None  # the next paced event
+        self.close_after = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -293,11 +376,15 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.stats.open -= 1
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.pending.clear()
 
     def data_received(self, data: bytes) -> None:
         buf = self.buf
         buf += data
-        out = []
+        out: list[bytes | Stream] = []
         close = False
         while not close:
             end = buf.find(b"\r\n\r\n")
@@ -310,7 +397,7 @@ class Connection(asyncio.Protocol):
                 close = True
                 out.append(_response("400 Bad Request", JSON, b'{"error":"bad request line"}'))
                 break
-            length, chunked, mode, chunks = 0, False, b"", self.server.chunks
+            length, chunked, ask = 0, False, self.server.ask()
             for line in lines[1:]:
                 name, _, value = line.partition(b":")
                 name = name.strip().lower()
@@ -319,9 +406,13 @@ class Connection(asyncio.Protocol):
                 elif name == b"transfer-encoding":
                     chunked = b"chunked" in value.lower()
                 elif name == b"x-chunks":
-                    chunks = _count(value.strip(), chunks)
+                    ask.chunks = _count(value.strip(), ask.chunks)
+                elif name == b"x-pace-ms":
+                    ask.pace_ms = _pace(value.strip(), ask.pace_ms)
+                elif name == b"x-burst":
+                    ask.burst = _flag(value)
                 elif name == b"x-mode":
-                    mode = value.strip()
+                    ask.mode = value.strip()
                 elif name == b"connection":
                     close = value.strip().lower() == b"close"
             start = end + 4
@@ -336,11 +427,56 @@ class Connection(asyncio.Protocol):
                     break
                 body = bytes(buf[start:stop])
             del buf[:stop]
-            out.append(self.server.answer(method, target, mode, chunks, body))
-        if out and self.transport is not None:
-            self.transport.write(b"".join(out))
+            out.append(self.server.answer(method, target, ask, body))
+        if not out or self.transport is None:
+            return
+        self.close_after = self.close_after or close
+        if not self.pending and all(type(a) is bytes for a in out):
+            self.transport.write(b"".join(out))  # type: ignore[arg-type]
             if close:
                 self.transport.close()
+            return
+        idle = not self.pending
+        self.pending.extend(out)
+        if idle:
+            self._pump()
+
+    def _pump(self) -> None:
+        """Write pending answers in order, one write per stream event; a paced stream
+        comes back here through `call_later` for each of its events."""
+        self.timer = None
+        transport, pending = self.transport, self.pending
+        if transport is None or transport.is_closing():
+            pending.clear()
+            return
+        write = transport.write
+        while pending:
+            item = pending[0]
+            if type(item) is bytes:
+                write(item)
+                pending.popleft()
+                continue
+            pieces, at, last = item.pieces, item.at, len(item.pieces) - 1
+            if not item.pace:
+                for piece in pieces[at:]:
+                    write(piece)
+                pending.popleft()
+                continue
+            # The head and the first event go out at once, then one event per pause;
+            # the chunked end follows the last event at once.
+            write(pieces[at])
+            at += 1
+            while at == 1 or at == last:
+                write(pieces[at])
+                at += 1
+            if at > last:
+                pending.popleft()
+                continue
+            item.at = at
+            self.timer = asyncio.get_running_loop().call_later(item.pace, self._pump)
+            return
+        if self.close_after:
+            transport.close()
 
 
 def _dechunk(buf: bytearray, at: int) -> tuple[bytes, int] | None:
@@ -362,9 +498,16 @@ def _dechunk(buf: bytearray, at: int) -> tuple[bytes, int] | None:
         at += size + 2
 
 
-async def serve(host: str, port: int, chunks: int, watch_stdin: bool) -> None:
+async def serve(
+    host: str,
+    port: int,
+    chunks: int,
+    watch_stdin: bool,
+    pace_ms: float = 0.0,
+    burst: bool = False,
+) -> None:
     loop = asyncio.get_running_loop()
-    server = Server(chunks)
+    server = Server(chunks, pace_ms, burst)
     listener = await loop.create_server(
         lambda: Connection(server), host, port, reuse_address=True, backlog=1024
     )
@@ -400,9 +543,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--chunks", type=int, default=500, help="content chunks per stream")
+    parser.add_argument(
+        "--pace-ms", type=float, default=0.0, help="pause between stream events (default 0)"
+    )
+    parser.add_argument(
+        "--burst", action="store_true", help="write each stream in one write by default"
+    )
     args = parser.parse_args(argv)
+    pace = max(0.0, min(args.pace_ms, MAX_PACE_MS))
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.host, args.port, args.chunks, _stdin_is_pipe()))
+        asyncio.run(serve(args.host, args.port, args.chunks, _stdin_is_pipe(), pace, args.burst))
 
 
 if __name__ == "__main__":

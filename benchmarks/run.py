@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/run.py --smoke          # a few calls per row; exit 1 if one breaks
     .venv/bin/python benchmarks/run.py --out docs/performance.md   # also write the table there
     .venv/bin/python benchmarks/run.py --profile construct         # cProfile one row
+    .venv/bin/python benchmarks/run.py --only streams              # the three stream modes
 
 A fake server (`fake_server.py`) runs in its own process, so `time.process_time()`
 in the client process counts the client's CPU alone. Each row runs in a fresh
@@ -12,9 +13,15 @@ rounds; the table shows the median round. Modes:
 
     seq     sequential non-streaming calls on one keep-alive client
     conc    concurrent calls, 200 in flight, asyncio
-    stream  streamed calls, 500 content chunks each: CPU per chunk
+    stream  streamed calls, 500 content chunks each, the server writing one SSE event
+            per socket write: CPU per chunk
+    burst   the same, the server writing each whole stream in one write
+    paced   streamed calls of 200 chunks, one event per write and 1 ms between events,
+            as an LLM server sends tokens: a client reads about one event per read
     conns   connections opened by 200 sequential streamed calls (fake server's count)
     import  `import X` timed inside a fresh interpreter, median of 7
+
+`--only` takes modes, or `streams` for stream,burst,paced.
 
 Libraries that are not installed (openai, litellm, aiohttp) are skipped.
 docs/performance.md says what each row means and holds the latest table.
@@ -48,22 +55,50 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 START, END = "<!-- results:start -->", "<!-- results:end -->"
-MODES = ("seq", "conc", "stream", "conns", "import")
+MODES = ("seq", "conc", "stream", "burst", "paced", "conns", "import")
+MODE_GROUPS = {"streams": ("stream", "burst", "paced")}
+STREAM_MODES = frozenset(("stream", "burst", "paced", "conns"))  # calls that stream
+PER_CHUNK_MODES = ("burst", "stream", "paced")  # CPU per chunk, in the report's order
+STYLE_NAMES = {"burst": "one write", "stream": "per event", "paced": "paced"}
 
-# Per mode: (timed calls per round, warm-up calls). Chosen so the full run stays
-# under 5 minutes on 2 cores with every optional library installed.
+# Per mode: (timed calls per round, warm-up calls). Chosen so the full run takes
+# about 5 minutes on 2 cores with every optional library installed (paced streams: 2.5).
 SIZES = {
-    "full": {"seq": (500, 50), "conc": (1000, 200), "stream": (20, 3), "conns": (200, 0)},
-    "smoke": {"seq": (20, 3), "conc": (60, 20), "stream": (3, 1), "conns": (10, 0)},
+    "full": {
+        "seq": (500, 50),
+        "conc": (1000, 200),
+        "stream": (20, 3),
+        "burst": (20, 3),
+        "paced": (8, 2),  # about 0.23 s a call: 200 events 1.1 ms apart
+        "conns": (200, 0),
+    },
+    "smoke": {
+        "seq": (20, 3),
+        "conc": (60, 20),
+        "stream": (3, 1),
+        "burst": (3, 1),
+        "paced": (2, 1),
+        "conns": (10, 0),
+    },
 }
 # Slow clients (LiteLLM) get fewer calls per round, so a round lasts about this long;
 # per-call numbers do not depend on the count. (seconds, at least this many calls)
-ROUND_BUDGET = {"seq": (2.0, 50), "conc": (2.5, 400), "stream": (2.0, 5)}
+ROUND_BUDGET = {
+    "seq": (2.0, 50),
+    "conc": (2.5, 400),
+    "stream": (2.0, 5),
+    "burst": (2.0, 5),
+    "paced": (2.5, 4),
+}
 IN_FLIGHT = {"full": 200, "smoke": 20}
-STREAM_CHUNKS = {"full": 500, "smoke": 20}
-# The connection count is about giving the socket back, not about chunk cost:
-# shorter streams keep 200 calls of the slowest SDK to a few seconds.
-CONNS_CHUNKS = {"full": 50, "smoke": 5}
+# Content chunks per streamed call. The connection count is about giving the socket
+# back, not about chunk cost: shorter streams keep 200 calls of the slowest SDK to a
+# few seconds. A paced stream lasts (chunks + 3) pauses: 200 keeps a call near 0.23 s.
+CHUNKS = {
+    "full": {"stream": 500, "burst": 500, "paced": 200, "conns": 50},
+    "smoke": {"stream": 20, "burst": 20, "paced": 10, "conns": 5},
+}
+PACE_MS = 1.0  # between the events of a `paced` stream
 IMPORT_RUNS = {"full": 7, "smoke": 1}
 # A worker lives through all the rounds of its mode (rows take turns), hence the margin.
 WORKER_TIMEOUT_S = {"full": 480, "smoke": 60}
@@ -218,7 +253,7 @@ def _round_size(args: argparse.Namespace, warmup_wall: float) -> int:
 def _serve_sync(
     client: Any, plain: Any, target: Any, args: argparse.Namespace, rounds: Rounds
 ) -> None:
-    stream = args.mode in ("stream", "conns")
+    stream = args.mode in STREAM_MODES
     call, close = client.make(target, stream)
     plain_call, plain_close = plain.make(target, stream) if plain else (None, lambda: None)
 
@@ -259,7 +294,7 @@ def _serve_sync(
 async def _serve_async(
     client: Any, plain: Any, target: Any, args: argparse.Namespace, rounds: Rounds
 ) -> None:
-    stream = args.mode in ("stream", "conns")
+    stream = args.mode in STREAM_MODES
     call, close = await client.make(target, stream)
     plain_call, plain_close = (await plain.make(target, stream)) if plain else (None, None)
 
@@ -326,11 +361,13 @@ def worker(args: argparse.Namespace) -> int:
     if missing:
         _say({"skipped": f"{missing[0]} is not installed"})
         return 0
-    stream = args.mode in ("stream", "conns")
-    target = Target(args.port, args.chunks if stream else 0)
+    stream = args.mode in STREAM_MODES
+    pace = PACE_MS if args.mode == "paced" else 0.0
+    target = Target(args.port, args.chunks if stream else 0, pace, args.mode == "burst")
     rounds = Rounds(args, args.chunks if stream else len(REPLY_TEXT))
     # Wrappers are timed against the plain provider in the same process (PAIR_BLOCKS).
-    plain = BY_NAME[client.wraps] if client.wraps and args.mode in ("seq", "stream") else None
+    paired = args.mode in ("seq", *PER_CHUNK_MODES)
+    plain = BY_NAME[client.wraps] if client.wraps and paired else None
     try:
         if client.is_async:
             asyncio.run(_serve_async(client, plain, target, args, rounds))
@@ -376,8 +413,8 @@ class Worker:
         self, mode: str, client: str, port: int, scale: str, profile_out: str | None = None
     ) -> None:
         calls, warmup = SIZES[scale][mode]
-        chunks = CONNS_CHUNKS[scale] if mode == "conns" else STREAM_CHUNKS[scale]
-        rewarm = {"seq": 1, "stream": 1, "conc": IN_FLIGHT[scale], "conns": 0}[mode]
+        chunks = CHUNKS[scale].get(mode, 0)
+        rewarm = {"conc": IN_FLIGHT[scale], "conns": 0}.get(mode, 1)
         cmd = [
             sys.executable,
             str(Path(__file__).resolve()),
@@ -505,7 +542,7 @@ def summarize(mode: str, result: dict[str, Any], chunks: int) -> dict[str, float
         "connections": _median(rounds, lambda r: r["connections"]),
         "calls": rounds[0]["calls"],
     }
-    if mode in ("stream", "conns"):
+    if mode in STREAM_MODES:
         out["cpu_chunk"] = _median(rounds, lambda r: r["cpu"] / (r["calls"] * chunks))
     if "plain_cpu" in rounds[0]:
         out["vs_plain"] = _median(rounds, lambda r: r["cpu"] / r["plain_cpu"])
@@ -642,7 +679,6 @@ def render(
         f"`{info['commit']}`; venv `{info['venv']}`. Median of {repeat} rounds per row "
         f"({scale} run, {elapsed:.0f} s in all). `CPU` is the client process's "
         "`time.process_time()`; the fake server runs in another process.",
-        "",
     ]
 
     def stats(mode: str, name: str) -> dict[str, Any] | None:
@@ -666,14 +702,6 @@ def render(
             body.append([name, *cells(name, s, floor)])
         return body
 
-    calls, warmup = SIZES[scale]["seq"]
-    out += [
-        f"**Sequential** non-streaming calls on one keep-alive client ({calls} timed calls "
-        f"per round, fewer for slow clients, after {warmup} warm-up calls). Floors: "
-        "`raw httpx` for sync rows, `raw httpx async` for async rows, `raw aiohttp` for itself.",
-        "",
-    ]
-
     def note(mode: str, name: str, s: dict[str, Any], key: str) -> str:
         """How a wrapper compares with the plain provider; a shortened round."""
         notes = []
@@ -687,78 +715,136 @@ def render(
             notes.append(f"{s['calls']} calls/round")
         return "; ".join(notes)
 
-    def seq_cells(name: str, s: dict[str, Any], floor: Any) -> list[str]:
-        return [
-            _ms(s["cpu_call"]),
-            _ms(s["wall_call"]),
-            _ratio(s["cpu_call"], floor and floor["cpu_call"]),
-            _ratio(s["wall_call"], floor and floor["wall_call"]),
-            note("seq", name, s, "cpu_call"),
+    if "seq" in results:
+        calls, warmup = SIZES[scale]["seq"]
+        out += [
+            "",
+            f"**Sequential** non-streaming calls on one keep-alive client ({calls} timed calls "
+            f"per round, fewer for slow clients, after {warmup} warm-up calls). Floors: "
+            "`raw httpx` for sync rows, `raw httpx async` for async rows, `raw aiohttp` for "
+            "itself.",
+            "",
         ]
 
-    header = ["client", "CPU ms/call", "wall ms/call", "CPU ÷ floor", "wall ÷ floor", "note"]
-    out += _table(header, rows("seq", seq_cells, len(header)))
+        def seq_cells(name: str, s: dict[str, Any], floor: Any) -> list[str]:
+            return [
+                _ms(s["cpu_call"]),
+                _ms(s["wall_call"]),
+                _ratio(s["cpu_call"], floor and floor["cpu_call"]),
+                _ratio(s["wall_call"], floor and floor["wall_call"]),
+                note("seq", name, s, "cpu_call"),
+            ]
 
-    calls, warmup = SIZES[scale]["conc"]
-    out += [
-        "",
-        f"**Concurrent** calls, {IN_FLIGHT[scale]} in flight on one asyncio loop ({calls} "
-        "timed calls per round, fewer for slow clients). Each library keeps its default "
-        "pool (httpx and aiohttp: 100 connections; construct: 100, 20 kept alive; openai: "
-        "1000, 100 kept alive).",
-        "",
-    ]
+        header = ["client", "CPU ms/call", "wall ms/call", "CPU ÷ floor", "wall ÷ floor", "note"]
+        out += _table(header, rows("seq", seq_cells, len(header)))
 
-    def conc_cells(name: str, s: dict[str, Any], floor: Any) -> list[str]:
-        return [
-            f"{s['rps']:,.0f}",
-            _ms(s["cpu_call"]),
-            _ratio(s["rps"], floor and floor["rps"]),
-            _ratio(s["cpu_call"], floor and floor["cpu_call"]),
-            f"{s['connections']:.0f}",
-            note("conc", name, s, "cpu_call"),
+    if "conc" in results:
+        calls, warmup = SIZES[scale]["conc"]
+        out += [
+            "",
+            f"**Concurrent** calls, {IN_FLIGHT[scale]} in flight on one asyncio loop ({calls} "
+            "timed calls per round, fewer for slow clients). Each library keeps its default "
+            "pool (httpx and aiohttp: 100 connections; construct: 100, 20 kept alive; openai: "
+            "1000, 100 kept alive).",
+            "",
         ]
 
-    header = [
-        "client", "req/s", "CPU ms/call", "req/s ÷ floor", "CPU ÷ floor", "new conns", "note",
-    ]  # fmt: skip
-    out += _table(header, rows("conc", conc_cells, len(header)))
+        def conc_cells(name: str, s: dict[str, Any], floor: Any) -> list[str]:
+            return [
+                f"{s['rps']:,.0f}",
+                _ms(s["cpu_call"]),
+                _ratio(s["rps"], floor and floor["rps"]),
+                _ratio(s["cpu_call"], floor and floor["cpu_call"]),
+                f"{s['connections']:.0f}",
+                note("conc", name, s, "cpu_call"),
+            ]
 
-    calls, _ = SIZES[scale]["stream"]
-    chunks = STREAM_CHUNKS[scale]
-    out += [
-        "",
-        f"**Streamed** calls, {chunks} content chunks each ({calls} timed calls per round, "
-        "fewer for slow clients). "
-        "CPU per chunk is the call's CPU divided by its content chunks.",
-        "",
-    ]
+        header = [
+            "client", "req/s", "CPU ms/call", "req/s ÷ floor", "CPU ÷ floor", "new conns", "note",
+        ]  # fmt: skip
+        out += _table(header, rows("conc", conc_cells, len(header)))
 
-    def stream_cells(name: str, s: dict[str, Any], floor: Any) -> list[str]:
-        return [
-            f"{s['cpu_chunk'] * 1e6:.1f}",
-            _ms(s["wall_call"]),
-            _ratio(s["cpu_chunk"], floor and floor["cpu_chunk"]),
-            note("stream", name, s, "cpu_chunk"),
+    if "stream" in results:
+        calls, _ = SIZES[scale]["stream"]
+        chunks = CHUNKS[scale]["stream"]
+        out += [
+            "",
+            f"**Streamed** calls, {chunks} content chunks each ({calls} timed calls per round, "
+            "fewer for slow clients), the server writing each SSE event with its own socket "
+            "write and no pause. CPU per chunk is the call's CPU divided by its content chunks.",
+            "",
         ]
 
-    header = ["client", "CPU µs/chunk", "wall ms/call", "CPU ÷ floor", "note"]
-    out += _table(header, rows("stream", stream_cells, len(header)))
+        def stream_cells(name: str, s: dict[str, Any], floor: Any) -> list[str]:
+            return [
+                f"{s['cpu_chunk'] * 1e6:.1f}",
+                _ms(s["wall_call"]),
+                _ratio(s["cpu_chunk"], floor and floor["cpu_chunk"]),
+                note("stream", name, s, "cpu_chunk"),
+            ]
 
-    calls, _ = SIZES[scale]["conns"]
-    out += [
-        "",
-        f"**Connections** opened by {calls} sequential streamed calls ({CONNS_CHUNKS[scale]} "
-        "chunks each), counted by the fake server. 1 means every stream gave its connection "
-        "back to the pool.",
-        "",
-    ]
+        header = ["client", "CPU µs/chunk", "wall ms/call", "CPU ÷ floor", "note"]
+        out += _table(header, rows("stream", stream_cells, len(header)))
 
-    def conns_cells(name: str, s: dict[str, Any], floor: Any) -> list[str]:
-        return [f"{s['calls']}", f"{s['connections']:.0f}"]
+    styles = [m for m in PER_CHUNK_MODES if m in results]
+    if set(styles) - {"stream"}:
+        sizes = ", ".join(
+            f"{STYLE_NAMES[m]}: {CHUNKS[scale][m]} chunks × {SIZES[scale][m][0]} calls"
+            for m in styles
+        )
+        out += [
+            "",
+            "**Stream styles**: CPU per chunk (µs) and ÷ floor as the server writes a stream: "
+            "*one write* for the whole stream (a client reads many events per socket read); "
+            "*per event*, one write per SSE event, no pause; *paced*, one write per event "
+            f"and {PACE_MS:g} ms between events, as an LLM server sends tokens (about one "
+            f"event per socket read). Per round: {sizes}. A wrapper's note is its CPU over "
+            "the plain provider's, timed in the same process.",
+            "",
+        ]
+        # The rows that ran in `burst` or `paced`; `stream` alone has its own table.
+        names = list(dict.fromkeys(n for m in styles if m != "stream" for n in results[m]))
+        body = []
+        for name in names:
+            client = BY_NAME[name]
+            cells, notes = [], []
+            for mode in styles:
+                s = stats(mode, name)
+                if s is None:
+                    cells += ["—", problem(mode, name) or "—"]
+                    continue
+                floor = stats(mode, client.floor) if client.floor else None
+                cells += [
+                    f"{s['cpu_chunk'] * 1e6:.1f}",
+                    _ratio(s["cpu_chunk"], floor and floor["cpu_chunk"]),
+                ]
+                if "vs_plain" in s:
+                    notes.append(f"{STYLE_NAMES[mode]} {_pct(s['vs_plain'], 1.0)}")
+            paced = stats("paced", name)
+            wall = [_ms(paced["wall_call"]) if paced else "—"] if "paced" in styles else []
+            plain = f"vs {client.wraps}: " if notes else ""
+            body.append([name, *cells, *wall, plain + ", ".join(notes)])
+        header = ["client"]
+        for mode in styles:
+            header += [f"{STYLE_NAMES[mode]} µs", "÷ floor"]
+        header += ["paced wall ms/call"] if "paced" in styles else []
+        out += _table([*header, "note"], body)
 
-    header = ["client", "calls", "connections"]
-    out += _table(header, rows("conns", conns_cells, len(header)))
+    if "conns" in results:
+        calls, _ = SIZES[scale]["conns"]
+        out += [
+            "",
+            f"**Connections** opened by {calls} sequential streamed calls "
+            f"({CHUNKS[scale]['conns']} chunks each), counted by the fake server. 1 means "
+            "every stream gave its connection back to the pool.",
+            "",
+        ]
+
+        def conns_cells(name: str, s: dict[str, Any], floor: Any) -> list[str]:
+            return [f"{s['calls']}", f"{s['connections']:.0f}"]
+
+        header = ["client", "calls", "connections"]
+        out += _table(header, rows("conns", conns_cells, len(header)))
 
     if imports:
         base = imports.get("httpx, pydantic", {}).get("ms")
@@ -789,12 +875,16 @@ def goals(results: dict[str, Any], imports: dict[str, Any]) -> list[list[str]]:
 
     rows = []
 
-    def ratio_goal(what: str, value: float | None, base: float | None, limit: float) -> None:
+    def ratio_goal(
+        what: str, value: float | None, base: float | None, limit: float, least: bool = False
+    ) -> None:
+        """value ÷ base at most `limit` (at least, with `least`)."""
+        budget = f"{'≥' if least else '≤'} {limit:.2f}×"
         if value is None or not base:
-            rows.append([what, f"≤ {limit:.2f}×", "not measured", "—"])
+            rows.append([what, budget, "not measured", "—"])
             return
         r = value / base
-        rows.append([what, f"≤ {limit:.2f}×", f"{r:.2f}×", "yes" if r <= limit else "**no**"])
+        rows.append([what, budget, f"{r:.2f}×", _yes(r >= limit if least else r <= limit)])
 
     for name, floor in (("construct", "raw httpx"), ("construct async", "raw httpx async")):
         ratio_goal(
@@ -857,6 +947,28 @@ def goals(results: dict[str, Any], imports: dict[str, Any]) -> list[list[str]]:
         get("conc", "raw aiohttp", "cpu_call"),
         1.3,
     )
+    ratio_goal(
+        "construct routed async, 200 in flight: req/s ÷ construct async req/s",
+        get("conc", "construct routed async", "rps"),
+        get("conc", "construct async", "rps"),
+        0.95,
+        least=True,
+    )
+    # Paced streams: one event per socket write, 1 ms apart, as an LLM server sends them.
+    for name, floor, limit in (
+        ("construct", "raw httpx", 1.2),
+        ("construct async", "raw httpx async", 1.2),
+        ("construct aiohttp", "raw aiohttp", 1.2),
+        ("construct routed", "raw httpx", 1.3),
+        ("construct routed async", "raw httpx async", 1.3),
+        ("construct routed aiohttp", "raw aiohttp", 1.3),
+    ):
+        ratio_goal(
+            f"{name}: CPU per paced chunk ÷ {floor}",
+            get("paced", name, "cpu_chunk"),
+            get("paced", floor, "cpu_chunk"),
+            limit,
+        )
     return rows
 
 
@@ -896,9 +1008,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="a few calls per mode (CI)")
     parser.add_argument("--repeat", type=int, help="timed rounds per row (default 5; smoke 1)")
     parser.add_argument("--out", type=Path, help="write the table into this markdown file")
-    parser.add_argument("--only", help=f"comma-separated modes out of {','.join(MODES)}")
+    parser.add_argument(
+        "--only",
+        help=f"comma-separated modes out of {','.join(MODES)}; "
+        + "; ".join(f"{k} = {','.join(v)}" for k, v in MODE_GROUPS.items()),
+    )
     parser.add_argument("--profile", metavar="CLIENT", help="cProfile one row and print the top")
-    parser.add_argument("--profile-mode", default="seq", choices=("seq", "conc", "stream"))
+    parser.add_argument("--profile-mode", default="seq", choices=("seq", "conc", *PER_CHUNK_MODES))
     # Worker-only arguments.
     parser.add_argument("--worker", metavar="CLIENT", help=argparse.SUPPRESS)
     parser.add_argument("--mode", help=argparse.SUPPRESS)
@@ -920,7 +1036,8 @@ def main(argv: list[str] | None = None) -> int:
 
     scale = "smoke" if args.smoke else "full"
     repeat = args.repeat or (1 if args.smoke else 5)
-    modes = args.only.split(",") if args.only else list(MODES)
+    asked = [m.strip() for m in args.only.split(",")] if args.only else list(MODES)
+    modes = list(dict.fromkeys(m for a in asked for m in MODE_GROUPS.get(a, (a,))))
     unknown = set(modes) - set(MODES)
     if unknown:
         parser.error(f"unknown mode(s): {', '.join(sorted(unknown))}")
@@ -929,7 +1046,7 @@ def main(argv: list[str] | None = None) -> int:
     # still works, so it runs a few at once, each against its own server (the counters
     # are per server).
     jobs = SMOKE_JOBS if args.smoke and not args.profile else 1
-    servers = [FakeServer(STREAM_CHUNKS[scale]) for _ in range(jobs)]
+    servers = [FakeServer(CHUNKS[scale]["stream"]) for _ in range(jobs)]
     failures: list[str] = []
     results: dict[str, dict[str, dict[str, Any]]] = {}
     try:
@@ -939,7 +1056,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = [(m, c.name) for m in modes if m != "import" for c in CLIENTS if m in c.modes]
         entries = measure_rows(rows, [s.port for s in servers], scale, repeat)
         for (mode, name), entry in entries.items():
-            chunks = CONNS_CHUNKS[scale] if mode == "conns" else STREAM_CHUNKS[scale]
+            chunks = CHUNKS[scale].get(mode, 0)
             if "rounds" in entry:
                 entry["summary"] = summarize(mode, entry, chunks)
             elif "error" in entry:
