@@ -42,7 +42,7 @@ from pydantic_core import PydanticCustomError
 
 from . import registry
 from .errors import ConfigError
-from .secrets import Secret, mask, scrub_secret_patterns
+from .secrets import Secret, is_credential_header, mask, scrub_secret_patterns
 
 __all__ = [
     "Config",
@@ -71,8 +71,6 @@ _ALIASES = (("default_provider", "model_provider"), ("default_model", "model"))
 # anything that does not match (`${}`, `${1X}`, an unclosed `${`) stays as written.
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-# Header names whose values are credentials: masked in repr, scrubbed from messages.
-_SECRET_HEADER = re.compile(r"(?i)auth|key|token|secret|cookie|password")
 
 Loc = tuple[str | int, ...]
 
@@ -123,7 +121,7 @@ def _masked(value: Any) -> Any:
     if isinstance(value, list):
         return [_masked(v) for v in value]
     if isinstance(value, dict):
-        return {k: _masked(v) if _SECRET_HEADER.search(k) else v for k, v in value.items()}
+        return {k: _masked(v) if is_credential_header(k) else v for k, v in value.items()}
     return value
 
 
@@ -233,7 +231,7 @@ def _is_secret_loc(loc: Loc) -> bool:
         return False
     if names[-1] in ("api_key", "api_keys"):
         return True
-    return names[0] == "extra_headers" and len(names) > 1 and bool(_SECRET_HEADER.search(names[1]))
+    return names[0] == "extra_headers" and len(names) > 1 and is_credential_header(names[1])
 
 
 class _Problems:

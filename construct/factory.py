@@ -10,7 +10,6 @@ variables would supply one. A key that plainly belongs to another vendor is a
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from importlib import import_module
@@ -22,7 +21,7 @@ from .options import ProviderRuntimeOptions
 from .providers.base import Provider
 from .providers.http import HttpProvider, UnavailableProvider
 from .registry import Resolved, apply_api_url, fill_url, key_from_env, resolve, split_profile
-from .secrets import Secret, mask
+from .secrets import Secret, is_credential_header, mask
 
 if TYPE_CHECKING:
     from .config import Config
@@ -201,13 +200,9 @@ def _reliability(reliability: Any) -> Any:
     )
 
 
-# Header names that carry credentials: a fallback provider must not receive the primary's.
-_CREDENTIAL_HEADER = re.compile(r"(?i)auth|key|token|secret|cookie|password")
-
-
 def _fallback_options(opts: ProviderRuntimeOptions, profile: str | None) -> ProviderRuntimeOptions:
     """The primary's options minus what belongs to the primary alone (L1: api_url, credentials)."""
-    headers = {k: v for k, v in opts.extra_headers.items() if not _CREDENTIAL_HEADER.search(k)}
+    headers = {k: v for k, v in opts.extra_headers.items() if not is_credential_header(k)}
     return replace(
         opts,
         provider_api_url=None,
