@@ -277,20 +277,18 @@ def create_routed_provider_with_options(
     """A RouterProvider over full ReliableProviders, one per provider the routes name (T1-T4).
 
     Without routes it is the reliable provider alone."""
-    from .resilience import RouterProvider
-    from .resilience.router import _route
+    from .resilience import Route, RouterProvider
 
     opts = ProviderRuntimeOptions.coerce(options)
     if default_model:
         opts = replace(opts, default_model=default_model)
     rel = _reliability(reliability)
-    routes = [_route(r) for r in model_routes]
+    routes = [Route.coerce(r) for r in model_routes]
     # T4: a provider's key is the api_key of the first route naming it that has one.
     route_keys: dict[str, Any] = {}
-    for r, raw in zip(routes, model_routes, strict=True):
-        key = raw.get("api_key") if isinstance(raw, Mapping) else getattr(raw, "api_key", None)
-        if key is not None and str(key).strip():
-            route_keys.setdefault(r.provider, key)
+    for r in routes:
+        if r.api_key is not None:
+            route_keys.setdefault(r.provider, r.api_key)
     if not routes:
         return create_resilient_provider_with_options(primary, api_key, api_url, rel, opts)
     # `api_keys` are more keys of the primary (L4): rotating them into another vendor's
