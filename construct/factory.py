@@ -175,29 +175,7 @@ def options_from_config(config: Config) -> ProviderRuntimeOptions:
 def _reliability(reliability: Any) -> Any:
     from .config import ReliabilityConfig
 
-    if reliability is None:
-        return ReliabilityConfig()
-    if isinstance(reliability, ReliabilityConfig):
-        return reliability
-    if isinstance(reliability, Mapping):
-        from pydantic import ValidationError
-
-        from .config import ConfigValidationError, _describe
-
-        try:
-            return ReliabilityConfig.model_validate(dict(reliability))
-        except ValidationError as exc:
-            errors = exc.errors(include_url=False)
-        # Raised outside the except: a pydantic error echoes its input, keys included.
-        problems = []
-        for error in errors:
-            loc = ("reliability", *error["loc"])
-            path = ".".join(str(part) for part in loc)
-            problems.append(f"{path}: {_describe(error, loc)}")
-        raise ConfigValidationError(problems)
-    raise ConfigError(
-        f"reliability must be a ReliabilityConfig or a dict, got {type(reliability).__name__}"
-    )
+    return ReliabilityConfig.coerce(reliability)
 
 
 def _fallback_options(opts: ProviderRuntimeOptions, profile: str | None) -> ProviderRuntimeOptions:

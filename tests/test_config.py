@@ -674,6 +674,26 @@ def test_docs_name_every_key():
     assert missing == []
 
 
+def test_reliability_coerce_takes_none_a_config_or_a_dict():
+    assert ReliabilityConfig.coerce(None) == ReliabilityConfig()
+    given = ReliabilityConfig(provider_retries=4)
+    assert ReliabilityConfig.coerce(given) is given
+    assert ReliabilityConfig.coerce({"provider_retries": 4}) == given
+    with pytest.raises(ConfigError, match="must be a ReliabilityConfig or a dict, got list"):
+        ReliabilityConfig.coerce([])
+
+
+def test_reliability_coerce_says_each_problem_without_echoing_a_key():
+    with pytest.raises(ConfigValidationError) as info:
+        ReliabilityConfig.coerce({"api_keys": [KEY, 7], "provider_retrys": 1})
+    assert info.value.problems == [
+        "reliability.api_keys.1: expected a string, got … (an integer)",
+        "reliability.provider_retrys: unknown key; did you mean 'provider_retries'?",
+    ]
+    assert info.value.path is None
+    assert KEY not in str(info.value)
+
+
 # ---------------------------------------------------------------------------- starter file
 
 
