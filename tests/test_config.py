@@ -24,6 +24,7 @@ from construct.config import (
     write_starter_config,
 )
 from construct.errors import ConfigError
+from construct.options import TEMPERATURE_RANGE
 from construct.secrets import scrub_secret_patterns
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -672,6 +673,17 @@ def test_docs_name_every_key():
     names |= set(ReliabilityConfig.model_fields) | set(ModelRoute.model_fields)
     missing = sorted(n for n in names if f"`{n}`" not in doc and f"[{n}]" not in doc)
     assert missing == []
+
+
+def test_the_temperature_range_is_the_one_of_the_options(tmp_path):
+    low, high = TEMPERATURE_RANGE
+    assert load_config(write(tmp_path, f"default_temperature = {high}"), environ={})
+    path = write(tmp_path, f"default_temperature = {high + 0.5}")
+    assert problems_of(path) == [
+        f"default_temperature: must be at most {high:g}, got {high + 0.5} (a number)"
+    ]
+    path = write(tmp_path, f"default_temperature = {low - 0.5}")
+    assert problems_of(path)[0].startswith(f"default_temperature: must be at least {low:g}")
 
 
 def test_reliability_coerce_takes_none_a_config_or_a_dict():

@@ -29,6 +29,7 @@ from pydantic_core import PydanticCustomError
 
 from .. import registry
 from ..errors import ConfigError
+from ..options import TEMPERATURE_RANGE
 from ..secrets import is_credential_header, mask
 from .problems import ConfigValidationError, Loc, Problems, is_secret_loc
 
@@ -189,7 +190,9 @@ class Config(_Model):
     api_url: OptionalText = None
     api_path: str | None = None
     # C6: unset means no temperature is sent at all.
-    default_temperature: Float | None = Field(None, ge=0, le=2)
+    default_temperature: Float | None = Field(
+        None, ge=TEMPERATURE_RANGE[0], le=TEMPERATURE_RANGE[1]
+    )
     provider_timeout_secs: Int = Field(120, gt=0)
     provider_max_tokens: Int | None = Field(None, gt=0)
     extra_headers: dict[str, str] = Field(default_factory=dict)
