@@ -1,4 +1,4 @@
-"""construct/config.py: PROVIDERS.md F1-F4, the starter file, keys kept secret."""
+"""construct/config/: PROVIDERS.md F1-F4, the starter file, keys kept secret."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@
     find the file     lookup.py       explicit path, CONSTRUCT_CONFIG, ./config.toml,
                                       ~/.construct/config.toml
     read .env, parse  lookup.py       .env beside the file, the real environment over it; tomllib
+    fold aliases      schema.py       the reference's model_provider and model
     interpolate       interpolate.py  ${VAR} and ${VAR:-default} in every string value
     override          interpolate.py  CONSTRUCT_PROVIDER, CONSTRUCT_MODEL, CONSTRUCT_API_KEY,
                                       CONSTRUCT_API_URL
@@ -15,6 +16,7 @@ Every problem of every stage is collected in a `problems.Problems` and raised on
 apart from `schema.py` because the stages before validation report problems too and need
 no pydantic; `schema.py` keeps the wording of pydantic's errors, which needs the models.
 `starter.py` writes the commented starter file of `construct config init`.
+`ReliabilityConfig.coerce` validates a `reliability` dict given to the factory the same way.
 
 A pydantic `ValidationError` never leaves this package (its text would echo input values,
 keys included), and key values never appear in a message or a `repr`. This package is the
