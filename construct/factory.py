@@ -10,7 +10,6 @@ variables would supply one. A key that plainly belongs to another vendor is a
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from importlib import import_module
@@ -32,7 +31,7 @@ from .registry import (
     split_profile,
     with_profile,
 )
-from .secrets import Secret, mask
+from .secrets import Secret, is_credential_header, mask
 
 if TYPE_CHECKING:
     from .config import Config
@@ -198,38 +197,12 @@ def options_from_config(config: Config) -> ProviderRuntimeOptions:
 def _reliability(reliability: Any) -> Any:
     from .config import ReliabilityConfig
 
-    if reliability is None:
-        return ReliabilityConfig()
-    if isinstance(reliability, ReliabilityConfig):
-        return reliability
-    if isinstance(reliability, Mapping):
-        from pydantic import ValidationError
-
-        from .config import ConfigValidationError, _describe
-
-        try:
-            return ReliabilityConfig.model_validate(dict(reliability))
-        except ValidationError as exc:
-            errors = exc.errors(include_url=False)
-        # Raised outside the except: a pydantic error echoes its input, keys included.
-        problems = []
-        for error in errors:
-            loc = ("reliability", *error["loc"])
-            path = ".".join(str(part) for part in loc)
-            problems.append(f"{path}: {_describe(error, loc)}")
-        raise ConfigValidationError(problems)
-    raise ConfigError(
-        f"reliability must be a ReliabilityConfig or a dict, got {type(reliability).__name__}"
-    )
-
-
-# Header names that carry credentials: a fallback provider must not receive the primary's.
-_CREDENTIAL_HEADER = re.compile(r"(?i)auth|key|token|secret|cookie|password")
+    return ReliabilityConfig.coerce(reliability)
 
 
 def _fallback_options(opts: ProviderRuntimeOptions, profile: str | None) -> ProviderRuntimeOptions:
     """The primary's options minus what belongs to the primary alone (L1: api_url, credentials)."""
-    headers = {k: v for k, v in opts.extra_headers.items() if not _CREDENTIAL_HEADER.search(k)}
+    headers = {k: v for k, v in opts.extra_headers.items() if not is_credential_header(k)}
     return replace(
         opts,
         provider_api_url=None,
@@ -306,20 +279,18 @@ def create_routed_provider_with_options(
     """A RouterProvider over full ReliableProviders, one per provider the routes name (T1-T4).
 
     Without routes it is the reliable provider alone."""
-    from .resilience import RouterProvider
-    from .resilience.router import _route
+    from .resilience import Route, RouterProvider
 
     opts = ProviderRuntimeOptions.coerce(options)
     if default_model:
         opts = replace(opts, default_model=default_model)
     rel = _reliability(reliability)
-    routes = [_route(r) for r in model_routes]
+    routes = [Route.coerce(r) for r in model_routes]
     # T4: a provider's key is the api_key of the first route naming it that has one.
     route_keys: dict[str, Any] = {}
-    for r, raw in zip(routes, model_routes, strict=True):
-        key = raw.get("api_key") if isinstance(raw, Mapping) else getattr(raw, "api_key", None)
-        if key is not None and str(key).strip():
-            route_keys.setdefault(r.provider, key)
+    for r in routes:
+        if r.api_key is not None:
+            route_keys.setdefault(r.provider, r.api_key)
     if not routes:
         return create_resilient_provider_with_options(primary, api_key, api_url, rel, opts)
     # `api_keys` are more keys of the primary (L4): rotating them into another vendor's

@@ -14,10 +14,19 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["Secret", "mask", "sanitize_api_error", "scrub_secret_patterns"]
+__all__ = [
+    "Secret",
+    "is_credential_header",
+    "mask",
+    "sanitize_api_error",
+    "scrub_secret_patterns",
+]
 
 REDACTED = "[REDACTED]"
 MAX_ERROR_CHARS = 500
+# A header whose name holds one of these carries a credential (Authorization, x-api-key,
+# X-Auth-Token, Cookie, ...). A substring test, not a regex: it runs per header per call.
+_CREDENTIAL_WORDS = ("auth", "key", "token", "secret", "cookie", "password")
 
 # Every key value this process was handed. Scrubbing them literally catches
 # keys of any shape, including ones no pattern below would recognise.
@@ -85,6 +94,13 @@ def _remember(value: str) -> None:
     _known_pattern = re.compile(
         "|".join(re.escape(v) for v in sorted(_known_values, key=len, reverse=True))
     )
+
+
+def is_credential_header(name: str) -> bool:
+    """Whether a header named `name` carries a credential: mask it, and never pass it on to
+    another provider (K1, K4). Case-insensitive; any part of the name counts."""
+    lowered = name.lower()
+    return any(word in lowered for word in _CREDENTIAL_WORDS)
 
 
 def mask(value: str) -> str:

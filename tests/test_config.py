@@ -1,4 +1,4 @@
-"""construct/config.py: PROVIDERS.md F1-F4, the starter file, keys kept secret."""
+"""construct/config/: PROVIDERS.md F1-F4, the starter file, keys kept secret."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from construct.config import (
     write_starter_config,
 )
 from construct.errors import ConfigError
+from construct.options import TEMPERATURE_RANGE
 from construct.secrets import scrub_secret_patterns
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -672,6 +673,37 @@ def test_docs_name_every_key():
     names |= set(ReliabilityConfig.model_fields) | set(ModelRoute.model_fields)
     missing = sorted(n for n in names if f"`{n}`" not in doc and f"[{n}]" not in doc)
     assert missing == []
+
+
+def test_the_temperature_range_is_the_one_of_the_options(tmp_path):
+    low, high = TEMPERATURE_RANGE
+    assert load_config(write(tmp_path, f"default_temperature = {high}"), environ={})
+    path = write(tmp_path, f"default_temperature = {high + 0.5}")
+    assert problems_of(path) == [
+        f"default_temperature: must be at most {high:g}, got {high + 0.5} (a number)"
+    ]
+    path = write(tmp_path, f"default_temperature = {low - 0.5}")
+    assert problems_of(path)[0].startswith(f"default_temperature: must be at least {low:g}")
+
+
+def test_reliability_coerce_takes_none_a_config_or_a_dict():
+    assert ReliabilityConfig.coerce(None) == ReliabilityConfig()
+    given = ReliabilityConfig(provider_retries=4)
+    assert ReliabilityConfig.coerce(given) is given
+    assert ReliabilityConfig.coerce({"provider_retries": 4}) == given
+    with pytest.raises(ConfigError, match="must be a ReliabilityConfig or a dict, got list"):
+        ReliabilityConfig.coerce([])
+
+
+def test_reliability_coerce_says_each_problem_without_echoing_a_key():
+    with pytest.raises(ConfigValidationError) as info:
+        ReliabilityConfig.coerce({"api_keys": [KEY, 7], "provider_retrys": 1})
+    assert info.value.problems == [
+        "reliability.api_keys.1: expected a string, got … (an integer)",
+        "reliability.provider_retrys: unknown key; did you mean 'provider_retries'?",
+    ]
+    assert info.value.path is None
+    assert KEY not in str(info.value)
 
 
 # ---------------------------------------------------------------------------- starter file

@@ -12,6 +12,7 @@ from construct.secrets import (
     MAX_ERROR_CHARS,
     REDACTED,
     Secret,
+    is_credential_header,
     mask,
     sanitize_api_error,
     scrub_secret_patterns,
@@ -312,3 +313,29 @@ def test_secret_has_no_instance_dict() -> None:
 )
 def test_mask(value: str, expected: str) -> None:
     assert mask(value) == expected
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Authorization",
+        "Proxy-Authorization",
+        "x-api-key",
+        "X-Goog-Api-Key",
+        "api-key",
+        "X-Auth-Token",
+        "Cookie",
+        "X-Client-Secret",
+        "X-Password",
+        "OpenAI-Organization-KEY",
+    ],
+)
+def test_credential_headers(name: str) -> None:
+    assert is_credential_header(name)
+
+
+@pytest.mark.parametrize(
+    "name", ["X-Title", "HTTP-Referer", "Content-Type", "anthropic-version", "User-Agent", ""]
+)
+def test_ordinary_headers_are_not_credentials(name: str) -> None:
+    assert not is_credential_header(name)

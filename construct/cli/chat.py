@@ -10,13 +10,13 @@ provider then reads its own key from its own env vars.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..registry import Resolved, resolve
+from ..secrets import is_credential_header
 from .common import DEFAULT_PROVIDER, UsageError, dim
 
 if TYPE_CHECKING:
@@ -26,9 +26,6 @@ if TYPE_CHECKING:
     from ..types import ChatRequest
 
 __all__ = ["run_chat"]
-
-# Header names whose values are credentials (a gateway's Authorization, an api-key).
-_SECRET_HEADER = re.compile(r"(?i)auth|key|token|secret|cookie|password")
 
 
 def _read_prompt(prompt: str | None) -> str:
@@ -54,7 +51,7 @@ def _same_provider(a: Resolved, b: Resolved) -> bool:
 
 
 def _public_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in headers.items() if not _SECRET_HEADER.search(k)}
+    return {k: v for k, v in headers.items() if not is_credential_header(k)}
 
 
 def _provider_settings(

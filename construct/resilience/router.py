@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import ConfigError, ConstructError, InvalidRequest
 from ..providers.base import Provider
+from ..secrets import Secret, mask
 from ..types import ChatRequest, ChatResponse, ModelEntry, ProviderCapabilities, StreamEvent
 
 __all__ = ["Route", "RouterProvider"]
@@ -23,22 +24,48 @@ log = logging.getLogger("construct")
 HINT = "hint:"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Route:
+    """Requests for `hint` go to `provider`, as `model` (T1); `api_key` is that provider's
+    key when the route gives one (T4).
+
+    The one route type of the runtime. A `[[model_routes]]` table is validated as
+    `construct.config.ModelRoute` (pydantic, which this module never imports) and
+    becomes a Route through `Route.coerce`, as a dict does.
+    """
+
     hint: str
     provider: str
     model: str | None = None
+    api_key: str | Secret | None = None
 
+    def __post_init__(self) -> None:
+        # A blank key (often `${VAR:-}` with VAR unset) means none: K1 then reads the
+        # provider's own variables.
+        if isinstance(self.api_key, str) and not self.api_key.strip():
+            object.__setattr__(self, "api_key", None)
 
-def _route(value: Any) -> Route:
-    if isinstance(value, Route):
-        return value
-    if isinstance(value, Mapping):
-        return Route(str(value["hint"]), str(value["provider"]), value.get("model"))
-    hint = getattr(value, "hint", None)
-    if hint is not None:  # config.ModelRoute, or any object with the same fields
-        return Route(hint, value.provider, getattr(value, "model", None))
-    raise ConfigError(f"a route needs hint, provider and optional model; got {value!r}")
+    @classmethod
+    def coerce(cls, value: Route | Mapping[str, Any] | Any) -> Route:
+        """A Route from a Route, a dict, or any object with the same fields (a ModelRoute)."""
+        if isinstance(value, Route):
+            return value
+        if isinstance(value, Mapping):
+            hint, provider = str(value["hint"]), str(value["provider"])
+            return cls(hint, provider, value.get("model"), value.get("api_key"))
+        hint = getattr(value, "hint", None)
+        if hint is not None:
+            model, key = getattr(value, "model", None), getattr(value, "api_key", None)
+            return cls(hint, value.provider, model, key)
+        raise ConfigError(f"a route needs hint, provider and optional model; got {value!r}")
+
+    def __repr__(self) -> str:
+        key = self.api_key
+        shown = key if key is None or isinstance(key, Secret) else mask(str(key))  # K4
+        return (
+            f"Route(hint={self.hint!r}, provider={self.provider!r}, model={self.model!r}, "
+            f"api_key={shown!r})"
+        )
 
 
 class RouterProvider(Provider):
@@ -60,7 +87,7 @@ class RouterProvider(Provider):
         self._default = self._providers[self._default_name]
         self._routes: dict[str, Route] = {}
         for raw in routes:
-            route = _route(raw)
+            route = Route.coerce(raw)
             if not route.hint.strip():
                 raise ConfigError("a route's hint cannot be blank")
             if route.provider not in self._providers:

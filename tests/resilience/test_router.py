@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
 from construct.config import ModelRoute
 from construct.errors import ConfigError, InvalidRequest
 from construct.resilience import Route, RouterProvider
+from construct.secrets import Secret
 from construct.types import ProviderCapabilities
 
 from .test_reliable_unit import REQ, FakeProvider, Stream
@@ -179,6 +181,43 @@ def test_a_route_to_an_unknown_provider_is_a_config_error():
 def test_malformed_routes_are_config_errors(routes, match):
     with pytest.raises(ConfigError, match=match):
         RouterProvider([("a", FakeProvider("a"))], routes)
+
+
+ROUTE_KEY = "gsk_route_key_0000111122223333"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        Route("fast", "groq", "llama", ROUTE_KEY),
+        {"hint": "fast", "provider": "groq", "model": "llama", "api_key": ROUTE_KEY},
+        ModelRoute(hint="fast", provider="groq", model="llama", api_key=ROUTE_KEY),
+    ],
+    ids=["route", "dict", "model-route"],
+)
+def test_coerce_keeps_every_field_of_every_route_shape(value):
+    assert Route.coerce(value) == Route("fast", "groq", "llama", ROUTE_KEY)
+
+
+def test_a_route_has_the_fields_of_a_model_routes_table():
+    # One idea, one shape: the runtime Route and the config schema cannot drift apart.
+    assert list(ModelRoute.model_fields) == [f.name for f in dataclasses.fields(Route)]
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_a_blank_route_key_is_no_key(blank):
+    assert Route("fast", "groq", api_key=blank).api_key is None
+    assert Route.coerce({"hint": "fast", "provider": "groq", "api_key": blank}).api_key is None
+
+
+def test_a_route_repr_masks_its_key():
+    for key in (ROUTE_KEY, Secret(ROUTE_KEY)):
+        shown = repr(Route("fast", "groq", None, key))
+        assert ROUTE_KEY not in shown
+        assert "gsk…3333" in shown
+    assert repr(Route("fast", "groq")) == (
+        "Route(hint='fast', provider='groq', model=None, api_key=None)"
+    )
 
 
 def test_providers_are_required_and_the_default_must_exist():
