@@ -26,7 +26,6 @@ from construct import (
     TransientError,
 )
 from construct.dialects import bedrock_converse
-from construct.dialects.aws_eventstream import EventStreamDecoder
 from construct.dialects.bedrock_converse import (
     BedrockConverse,
     build,
@@ -37,6 +36,7 @@ from construct.dialects.bedrock_converse import (
 )
 from construct.errors import AuthError
 from construct.registry import apply_api_url, resolve
+from construct.transport.aws_eventstream import EventStreamDecoder
 from tests import oracle_bedrock as oracle
 
 CLAUDE = "anthropic.claude-3-5-sonnet-20241022-v2:0"

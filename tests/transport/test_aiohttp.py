@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import subprocess
 import sys
 
 import pytest
@@ -20,7 +21,7 @@ from construct import (
     TransientError,
     create_provider_with_options,
 )
-from construct.transport_aiohttp import AiohttpTransport
+from construct.transport.aiohttp import AiohttpTransport
 from tests.loopback import LoopbackServer, Reply
 from tests.oracle import chunk, completion, validate_chat_request
 
@@ -219,3 +220,13 @@ def test_the_session_keeps_no_key():
     assert server.requests[0].headers["authorization"] == f"Bearer {KEY}"
     assert KEY not in repr(defaults)
     assert defaults == {"Content-Type": "application/json", "Accept": "application/json"}
+
+
+def test_import_construct_does_not_import_aiohttp():
+    code = (
+        "import sys, construct, construct.transport; "
+        "assert 'aiohttp' not in sys.modules, 'aiohttp imported'; "
+        "assert 'construct.transport.aiohttp' not in sys.modules, 'transport imported'"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
