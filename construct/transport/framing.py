@@ -20,7 +20,6 @@ __all__ = [
     "NDJSONFramer",
     "SSEDecoder",
     "SSEFramer",
-    "Utf8LineSplitter",
     "achunks",
     "chunks",
     "framer_for",
@@ -98,23 +97,6 @@ class LineSplitter:
         return [rest] if rest else []
 
 
-class Utf8LineSplitter:
-    """Bytes in, lines out: UTF-8 decoded as it comes (a character may straddle two
-    reads; bad bytes become U+FFFD), then split as `LineSplitter` splits."""
-
-    __slots__ = ("_decode", "_lines")
-
-    def __init__(self) -> None:
-        self._decode = codecs.getincrementaldecoder("utf-8")("replace").decode
-        self._lines = LineSplitter()
-
-    def feed(self, data: bytes) -> list[str]:
-        return self._lines.feed(self._decode(data))
-
-    def flush(self) -> list[str]:
-        return self._lines.feed(self._decode(b"", final=True)) + self._lines.flush()
-
-
 # One generator per stream, which both frames and guards: a chunk passes through no
 # other layer between the HTTP library and the dialect's parser.
 
@@ -132,21 +114,26 @@ def achunks(raw: AsyncIterable[bytes], binary: bool, guard: Guard) -> AsyncItera
     return _aguarded(raw, guard) if binary else _alines(raw, guard)
 
 
+def _utf8() -> Any:
+    # Incremental: a character may straddle two reads. Bad bytes become U+FFFD.
+    return codecs.getincrementaldecoder("utf-8")("replace").decode
+
+
 def _lines(raw: Iterable[bytes], guard: Guard) -> Iterator[str]:
-    splitter = Utf8LineSplitter()
+    decode, splitter = _utf8(), LineSplitter()
     with guard:
         for data in raw:
-            yield from splitter.feed(data)
-        yield from splitter.flush()
+            yield from splitter.feed(decode(data))
+        yield from splitter.feed(decode(b"", final=True)) + splitter.flush()
 
 
 async def _alines(raw: AsyncIterable[bytes], guard: Guard) -> AsyncIterator[str]:
-    splitter = Utf8LineSplitter()
+    decode, splitter = _utf8(), LineSplitter()
     with guard:
         async for data in raw:
-            for line in splitter.feed(data):
+            for line in splitter.feed(decode(data)):
                 yield line
-        for line in splitter.flush():
+        for line in splitter.feed(decode(b"", final=True)) + splitter.flush():
             yield line
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from construct.transport.framing import LineSplitter, SSEDecoder, Utf8LineSplitter, chunks
+from construct.transport.framing import LineSplitter, SSEDecoder, chunks
 
 
 def decode(lines: list[str], *, flush: bool = False) -> list[tuple[str, str]]:
@@ -119,22 +119,18 @@ def test_line_splitter_handles_crlf_cr_and_lf_split_anywhere(cut):
     assert _split(text[:cut], text[cut:]) == ["a", "b", "c", "d", "", "e"]
 
 
-# -- bytes in: Utf8LineSplitter, chunks ------------------------------------------------------
+# -- bytes in: chunks ------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("cut", range(1, 17))
 def test_utf8_lines_survive_a_character_or_crlf_split_between_reads(cut):
     data = "é✓\r\n😀 x\r\r\ny".encode()
-    splitter = Utf8LineSplitter()
-    lines = splitter.feed(data[:cut]) + splitter.feed(data[cut:]) + splitter.flush()
-    assert lines == ["é✓", "😀 x", "", "y"]
+    assert list(chunks([data[:cut], data[cut:]], False, Guard())) == ["é✓", "😀 x", "", "y"]
 
 
 def test_utf8_lines_replace_bad_bytes_and_a_cut_off_character():
-    splitter = Utf8LineSplitter()
-    assert splitter.feed(b"a\xffb\n") == ["a\ufffdb"]
-    assert splitter.feed("c✓".encode()[:-1]) == []
-    assert splitter.flush() == ["c\ufffd"]
+    pieces = [b"a\xffb\n", "c✓".encode()[:-1]]
+    assert list(chunks(pieces, False, Guard())) == ["a\ufffdb", "c\ufffd"]
 
 
 class Guard:
