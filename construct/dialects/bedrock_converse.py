@@ -28,6 +28,7 @@ from ..errors import (
 )
 from ..secrets import sanitize_api_error
 from ..transport import HttpRequest
+from ..transport.aws_eventstream import EventMessage, EventStreamDecoder
 from ..types import (
     ChatMessage,
     ChatRequest,
@@ -42,7 +43,6 @@ from ..types import (
     Usage,
     new_tool_call_id,
 )
-from .aws_eventstream import EventMessage, EventStreamDecoder
 from .base import BaseDialect
 from .common import load_event, promote_tool_use
 

@@ -186,7 +186,7 @@ class HttpProvider(Provider):
         self._dialect = dialect
         transport_cls: type[Transport] = Transport
         if http_transport == "aiohttp":
-            from ..transport_aiohttp import AiohttpTransport
+            from ..transport.aiohttp import AiohttpTransport
 
             transport_cls = AiohttpTransport
         self._transport = transport_cls(

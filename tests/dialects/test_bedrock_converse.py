@@ -27,7 +27,6 @@ from construct import (
 )
 from construct.auth import Auth, aws
 from construct.dialects import bedrock_converse
-from construct.dialects.aws_eventstream import EventStreamDecoder
 from construct.dialects.bedrock_converse import (
     BedrockConverse,
     caches_prompts,
@@ -39,6 +38,7 @@ from construct.errors import AuthError
 from construct.providers.bedrock import build, build_dialect
 from construct.registry import apply_api_url, resolve
 from construct.secrets import Secret
+from construct.transport.aws_eventstream import EventStreamDecoder
 from tests import oracle_bedrock as oracle
 
 CLAUDE = "anthropic.claude-3-5-sonnet-20241022-v2:0"

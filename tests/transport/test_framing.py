@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from construct.transport import LineSplitter, SSEDecoder
+from construct.transport.framing import LineSplitter, SSEDecoder, chunks
 
 
 def decode(lines: list[str], *, flush: bool = False) -> list[tuple[str, str]]:
@@ -117,3 +117,53 @@ def test_line_splitter_keeps_unicode_line_separators_inside_a_line():
 def test_line_splitter_handles_crlf_cr_and_lf_split_anywhere(cut):
     text = "a\r\nb\rc\nd\r\n\r\ne"
     assert _split(text[:cut], text[cut:]) == ["a", "b", "c", "d", "", "e"]
+
+
+# -- bytes in: chunks ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cut", range(1, 17))
+def test_utf8_lines_survive_a_character_or_crlf_split_between_reads(cut):
+    data = "é✓\r\n😀 x\r\r\ny".encode()
+    assert list(chunks([data[:cut], data[cut:]], False, Guard())) == ["é✓", "😀 x", "", "y"]
+
+
+def test_utf8_lines_replace_bad_bytes_and_a_cut_off_character():
+    pieces = [b"a\xffb\n", "c✓".encode()[:-1]]
+    assert list(chunks(pieces, False, Guard())) == ["a\ufffdb", "c\ufffd"]
+
+
+class Guard:
+    """Stands for a transport's error mapping: records what passed through it."""
+
+    def __init__(self) -> None:
+        self.seen: list[BaseException | None] = []
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, exc, tb) -> None:
+        self.seen.append(exc)
+        if isinstance(exc, OSError):
+            raise RuntimeError("mapped") from exc
+
+
+def test_chunks_gives_lines_or_the_raw_bytes_under_the_guard():
+    raw = [b"data: a\r", b"\n\ndata: \xc3", b"\xa9"]
+    guard = Guard()
+    assert list(chunks(iter(raw), False, guard)) == ["data: a", "", "data: é"]
+    assert list(chunks(iter(raw), True, guard)) == raw
+    assert guard.seen == [None, None]
+
+
+def test_an_error_while_reading_goes_through_the_guard():
+    def dropped():
+        yield b"data: a\n"
+        raise OSError("connection reset")
+
+    guard = Guard()
+    lines = chunks(dropped(), False, guard)
+    assert next(lines) == "data: a"
+    with pytest.raises(RuntimeError, match="mapped"):
+        next(lines)
+    assert isinstance(guard.seen[0], OSError)

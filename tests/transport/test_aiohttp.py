@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import subprocess
 import sys
 
 import pytest
@@ -20,7 +21,7 @@ from construct import (
     TransientError,
     create_provider_with_options,
 )
-from construct.transport_aiohttp import AiohttpTransport
+from construct.transport.aiohttp import AiohttpTransport
 from tests.loopback import LoopbackServer, Reply
 from tests.oracle import chunk, completion, validate_chat_request
 
@@ -184,8 +185,7 @@ def test_config_http_transport_selects_it(tmp_path):
 
 
 def test_per_call_headers_never_leak_from_one_call_into_another():
-    # The first call's auth becomes a session default (cheaper per call); a call with
-    # other header names must not inherit it.
+    # Each call's auth goes with its request; no call may see another call's.
     with LoopbackServer(lambda r: Reply(body=json.dumps(completion()).encode())) as server:
         transport = _provider(server.url)._transport
 
@@ -203,3 +203,30 @@ def test_per_call_headers_never_leak_from_one_call_into_another():
         run(go())
     seen = [(r.headers.get("authorization"), r.headers.get("x-api-key")) for r in server.requests]
     assert seen == [("Bearer one", None), ("Bearer two", None), (None, "three"), (None, "three")]
+
+
+def test_the_session_keeps_no_key():
+    # A session lives as long as the provider: a key among its default headers would too.
+    with LoopbackServer(lambda r: Reply(body=json.dumps(completion()).encode())) as server:
+        provider = _provider(server.url)
+
+        async def go():
+            await provider.achat(HELLO, "m")
+            defaults = dict(provider._transport._session.headers)
+            await provider.aclose()
+            return defaults
+
+        defaults = run(go())
+    assert server.requests[0].headers["authorization"] == f"Bearer {KEY}"
+    assert KEY not in repr(defaults)
+    assert defaults == {"Content-Type": "application/json", "Accept": "application/json"}
+
+
+def test_import_construct_does_not_import_aiohttp():
+    code = (
+        "import sys, construct, construct.transport; "
+        "assert 'aiohttp' not in sys.modules, 'aiohttp imported'; "
+        "assert 'construct.transport.aiohttp' not in sys.modules, 'transport imported'"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -8,8 +8,8 @@ import zlib
 
 import pytest
 
-from construct.dialects.aws_eventstream import EventMessage, EventStreamDecoder
 from construct.errors import InvalidResponse
+from construct.transport.aws_eventstream import EventMessage, EventStreamDecoder
 from tests import oracle_bedrock as oracle
 
 ALL_TYPES = [

@@ -1,0 +1,115 @@
+"""What a failed exchange becomes, for every transport: one message for a connection
+that failed, one classification of an error status, one for a body construct cannot read.
+
+Each HTTP library only sorts its own exceptions into a `Failure` (timed out, could not
+connect, dropped); `mapped_failures` turns those into construct's `TransientError`
+around a request or a stream, so the wording lives here once.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Protocol
+
+from ..errors import InvalidResponse, ProviderError, TransientError, classify_http_error
+from ..secrets import sanitize_api_error
+
+__all__ = [
+    "Failure",
+    "Peer",
+    "connection_error",
+    "invalid_body",
+    "mapped_failures",
+    "out_of_time",
+    "status_error",
+]
+
+
+class Failure(enum.Enum):
+    """How a connection failed; the value is what the message says."""
+
+    TIMEOUT = "timed out"
+    CONNECT = "could not connect"
+    DROPPED = "connection failed"
+
+
+class Peer(Protocol):
+    """The service a transport talks to, as its error messages name it."""
+
+    provider: str
+    display_name: str
+    key_env: tuple[str, ...]
+    # What to do when the server cannot be reached (a local server: how to start it).
+    connect_hint: str | None
+
+
+_ADVICE = {
+    Failure.TIMEOUT: "Retry, or raise provider_timeout_secs for slow models.",
+    Failure.CONNECT: (
+        "Check the network and the base URL; for a local server, check it is running."
+    ),
+    Failure.DROPPED: "The connection dropped; retry shortly.",
+}
+
+
+def connection_error(peer: Peer, failure: Failure, exc: BaseException, url: str) -> TransientError:
+    where = url.split("?", 1)[0]
+    advice = (failure is Failure.CONNECT and peer.connect_hint) or _ADVICE[failure]
+    detail = sanitize_api_error(str(exc) or type(exc).__name__)
+    return TransientError(
+        f"{peer.display_name} request to {where} {failure.value}: {detail}. {advice}",
+        provider=peer.provider,
+    )
+
+
+def status_error(peer: Peer, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
+    text = body.decode("utf-8", "replace")
+    return classify_http_error(
+        peer.provider, peer.display_name, status, text, headers, peer.key_env
+    )
+
+
+def invalid_body(peer: Peer, detail: str, body: bytes | str) -> InvalidResponse:
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    snippet = " ".join(text.split())
+    return InvalidResponse(
+        f"{peer.display_name} returned a response construct cannot read: {detail}; "
+        f"body={sanitize_api_error(snippet)}",
+        provider=peer.provider,
+    )
+
+
+def out_of_time(peer: Peer) -> TransientError:
+    return TransientError(
+        f"{peer.display_name}: the call's time budget (total_timeout_s) ran out "
+        "before this request could be sent.",
+        provider=peer.provider,
+    )
+
+
+class mapped_failures:
+    """Within it, an exception `classify` sorts into a `Failure` is raised again as
+    `connection_error`; anything else passes through.
+
+    A class, not a @contextmanager: one wraps every request, and a stream's chunk iterator
+    reads under it too. It keeps no state, so one may guard a stream and its chunks."""
+
+    __slots__ = ("_classify", "_peer", "_url")
+
+    def __init__(
+        self, peer: Peer, url: str, classify: Callable[[BaseException], Failure | None]
+    ) -> None:
+        self._peer = peer
+        self._url = url
+        self._classify = classify
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc is not None and (failure := self._classify(exc)) is not None:
+            raise connection_error(self._peer, failure, exc, self._url) from exc
