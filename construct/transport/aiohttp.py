@@ -126,4 +126,4 @@ class AiohttpTransport(Transport):
             async with self._request(req, {**SSE_ACCEPT, **req.headers}) as r:
                 if r.status >= 300:
                     raise self._status_error(r.status, r.headers, await r.read())
-                yield achunks(r.content.iter_any(), req.binary_stream, failures)
+                yield achunks(r.content.iter_any(), failures)

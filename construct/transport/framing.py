@@ -1,11 +1,10 @@
 """Stream framing, sans I/O: bytes and text in, lines and events out.
 
 `LineSplitter` cuts text into lines, `SSEDecoder` turns lines into server-sent
-events, and the framers (`SSEFramer`, `NDJSONFramer`, chosen by `framer_for`) give
-a dialect's stream parser one payload at a time. `chunks`/`achunks` turn a
-response body's byte pieces into what its framing wants (lines, or the bytes
-themselves), read under the transport's error mapping. The binary AWS event
-stream has its own decoder in `aws_eventstream.py`.
+events, and the framers (`SSEFramer`, `NDJSONFramer`, chosen by `framer_for`) take
+a body's reads as bytes and give a dialect's stream parser the payloads each read
+completes. `chunks`/`achunks` hand those reads on under the transport's error
+mapping. The binary AWS event stream has its own decoder in `aws_eventstream.py`.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from __future__ import annotations
 import codecs
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from contextlib import AbstractContextManager
-from typing import Any
 
 __all__ = [
     "LineSplitter",
@@ -97,84 +95,84 @@ class LineSplitter:
         return [rest] if rest else []
 
 
-# One generator per stream, which both frames and guards: a chunk passes through no
-# other layer between the HTTP library and the dialect's parser.
+# One generator per stream, which only guards: each read of the body goes, whole,
+# from the HTTP library to the framer, so a read that carries several events (or
+# an event and the blank line that ends it) costs one pass, not one per line.
 
 
-def chunks(raw: Iterable[bytes], binary: bool, guard: Guard) -> Iterator[Any]:
-    """A response body's pieces as its framing wants them, read under `guard`: the raw
-    bytes (`binary`, the AWS event stream) or text lines (SSE, NDJSON).
-
-    Lines are always UTF-8, whatever charset the server declares: event streams "are
-    always decoded as UTF-8" (HTML §9.2.5), and NDJSON is UTF-8 by definition."""
-    return _guarded(raw, guard) if binary else _lines(raw, guard)
-
-
-def achunks(raw: AsyncIterable[bytes], binary: bool, guard: Guard) -> AsyncIterator[Any]:
-    return _aguarded(raw, guard) if binary else _alines(raw, guard)
-
-
-def _utf8() -> Any:
-    # Incremental: a character may straddle two reads. Bad bytes become U+FFFD.
-    return codecs.getincrementaldecoder("utf-8")("replace").decode
-
-
-def _lines(raw: Iterable[bytes], guard: Guard) -> Iterator[str]:
-    decode, splitter = _utf8(), LineSplitter()
-    with guard:
-        for data in raw:
-            yield from splitter.feed(decode(data))
-        yield from splitter.feed(decode(b"", final=True)) + splitter.flush()
-
-
-async def _alines(raw: AsyncIterable[bytes], guard: Guard) -> AsyncIterator[str]:
-    decode, splitter = _utf8(), LineSplitter()
-    with guard:
-        async for data in raw:
-            for line in splitter.feed(decode(data)):
-                yield line
-        for line in splitter.feed(decode(b"", final=True)) + splitter.flush():
-            yield line
-
-
-def _guarded(raw: Iterable[bytes], guard: Guard) -> Iterator[bytes]:
+def chunks(raw: Iterable[bytes], guard: Guard) -> Iterator[bytes]:
+    """A response body's reads, as the HTTP library gives them, read under `guard`."""
     with guard:
         yield from raw
 
 
-async def _aguarded(raw: AsyncIterable[bytes], guard: Guard) -> AsyncIterator[bytes]:
+async def achunks(raw: AsyncIterable[bytes], guard: Guard) -> AsyncIterator[bytes]:
     with guard:
         async for data in raw:
             yield data
 
 
-class SSEFramer:
-    """Text lines in, the `data` of each complete server-sent event out."""
+class _TextFramer:
+    """Bytes in, UTF-8 lines split at CR, LF or CRLF only, each line to `_line`.
 
-    __slots__ = ("_decoder",)
+    Lines are always UTF-8, whatever charset the server declares: event streams "are
+    always decoded as UTF-8" (HTML §9.2.5), and NDJSON is UTF-8 by definition."""
+
+    __slots__ = ("_decode", "_splitter")
 
     def __init__(self) -> None:
-        self._decoder = SSEDecoder()
+        # Incremental: a character may straddle two reads. Bad bytes become U+FFFD.
+        self._decode = codecs.getincrementaldecoder("utf-8")("replace").decode
+        self._splitter = LineSplitter()
 
-    def feed(self, line: str) -> list[str]:
-        event = self._decoder.feed(line)
-        return [] if event is None else [event[1]]
+    def feed(self, data: bytes) -> list[str]:
+        """The payloads that this read of the body completes."""
+        out: list[str] = []
+        line_done = self._line
+        for line in self._splitter.feed(self._decode(data)):
+            payload = line_done(line)
+            if payload is not None:
+                out.append(payload)
+        return out
 
     def flush(self) -> list[str]:
-        event = self._decoder.flush()
+        """The payloads the end of the body completes."""
+        lines = self._splitter.feed(self._decode(b"", final=True)) + self._splitter.flush()
+        out = [p for p in map(self._line, lines) if p is not None]
+        return out + self._end()
+
+    def _line(self, line: str) -> str | None:  # pragma: no cover - each framer's own
+        raise NotImplementedError
+
+    def _end(self) -> list[str]:
+        return []
+
+
+class SSEFramer(_TextFramer):
+    """An event stream's bytes in, the `data` of each complete server-sent event out."""
+
+    __slots__ = ("_sse",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._sse = SSEDecoder()
+
+    def _line(self, line: str) -> str | None:
+        event = self._sse.feed(line)
+        return None if event is None else event[1]
+
+    def _end(self) -> list[str]:
+        event = self._sse.flush()
         return [] if event is None else [event[1]]
 
 
-class NDJSONFramer:
-    """Text lines in, each non-blank line out (Ollama streams one JSON object a line)."""
+class NDJSONFramer(_TextFramer):
+    """NDJSON bytes in, each non-blank line out (Ollama streams one JSON object a line)."""
 
     __slots__ = ()
 
-    def feed(self, line: str) -> list[str]:
-        return [line] if line.strip() else []
-
-    def flush(self) -> list[str]:
-        return []
+    def _line(self, line: str) -> str | None:
+        return line if line.strip() else None
 
 
 def framer_for(framing: str) -> SSEFramer | NDJSONFramer:

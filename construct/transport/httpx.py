@@ -147,13 +147,13 @@ class Transport:
 
     @contextlib.contextmanager
     def stream_chunks(self, req: HttpRequest) -> Iterator[Iterator[Any]]:
-        """Open a streamed response; yield an iterator of its text lines (or raw byte
-        chunks when `req.binary_stream`). An error status is raised before any chunk."""
+        """Open a streamed response; yield an iterator of its body's reads (bytes, for
+        the dialect's framer). An error status is raised before any chunk."""
         failures = self._failures(req.url)
         with failures, self.client.stream(**self._kwargs(req, {**SSE_ACCEPT, **req.headers})) as r:
             if r.status_code >= 300:
                 raise self._status_error(r.status_code, r.headers, r.read())
-            yield chunks(r.iter_bytes(), req.binary_stream, failures)
+            yield chunks(r.iter_bytes(), failures)
 
     @contextlib.asynccontextmanager
     async def astream_chunks(self, req: HttpRequest) -> AsyncIterator[AsyncIterator[Any]]:
@@ -162,4 +162,4 @@ class Transport:
             async with self.aclient.stream(**self._kwargs(req, {**SSE_ACCEPT, **req.headers})) as r:
                 if r.status_code >= 300:
                     raise self._status_error(r.status_code, r.headers, await r.aread())
-                yield achunks(r.aiter_bytes(), req.binary_stream, failures)
+                yield achunks(r.aiter_bytes(), failures)

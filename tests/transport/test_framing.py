@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from construct.transport.framing import LineSplitter, SSEDecoder, chunks
+from construct.transport.framing import LineSplitter, NDJSONFramer, SSEDecoder, SSEFramer, chunks
 
 
 def decode(lines: list[str], *, flush: bool = False) -> list[tuple[str, str]]:
@@ -119,18 +119,38 @@ def test_line_splitter_handles_crlf_cr_and_lf_split_anywhere(cut):
     assert _split(text[:cut], text[cut:]) == ["a", "b", "c", "d", "", "e"]
 
 
-# -- bytes in: chunks ------------------------------------------------------------------------
+# -- bytes in: framers and chunks ------------------------------------------------------------
+
+
+def _ndjson_lines(*reads: bytes) -> list[str]:
+    # NDJSON hands on every non-blank line, so it shows how reads become lines.
+    framer = NDJSONFramer()
+    out = [line for data in reads for line in framer.feed(data)]
+    return out + framer.flush()
 
 
 @pytest.mark.parametrize("cut", range(1, 17))
 def test_utf8_lines_survive_a_character_or_crlf_split_between_reads(cut):
     data = "é✓\r\n😀 x\r\r\ny".encode()
-    assert list(chunks([data[:cut], data[cut:]], False, Guard())) == ["é✓", "😀 x", "", "y"]
+    assert _ndjson_lines(data[:cut], data[cut:]) == ["é✓", "😀 x", "y"]
 
 
 def test_utf8_lines_replace_bad_bytes_and_a_cut_off_character():
-    pieces = [b"a\xffb\n", "c✓".encode()[:-1]]
-    assert list(chunks(pieces, False, Guard())) == ["a\ufffdb", "c\ufffd"]
+    assert _ndjson_lines(b"a\xffb\n", "c✓".encode()[:-1]) == ["a\ufffdb", "c\ufffd"]
+
+
+@pytest.mark.parametrize("cut", range(1, 40))
+def test_sse_framer_gives_each_event_once_whatever_the_reads(cut):
+    body = b'data: {"a": 1}\r\n\r\n: keepalive\n\ndata: x\ndata: \xc3\xa9\n\ndata: last'
+    framer = SSEFramer()
+    got = framer.feed(body[:cut]) + framer.feed(body[cut:]) + framer.flush()
+    assert got == ['{"a": 1}', "x\né", "last"]
+
+
+def test_one_read_with_several_events_gives_them_all():
+    framer = SSEFramer()
+    assert framer.feed(b"data: 1\n\ndata: 2\n\ndata: 3") == ["1", "2"]
+    assert framer.flush() == ["3"]
 
 
 class Guard:
@@ -148,12 +168,11 @@ class Guard:
             raise RuntimeError("mapped") from exc
 
 
-def test_chunks_gives_lines_or_the_raw_bytes_under_the_guard():
+def test_chunks_gives_the_reads_under_the_guard():
     raw = [b"data: a\r", b"\n\ndata: \xc3", b"\xa9"]
     guard = Guard()
-    assert list(chunks(iter(raw), False, guard)) == ["data: a", "", "data: é"]
-    assert list(chunks(iter(raw), True, guard)) == raw
-    assert guard.seen == [None, None]
+    assert list(chunks(iter(raw), guard)) == raw
+    assert guard.seen == [None]
 
 
 def test_an_error_while_reading_goes_through_the_guard():
@@ -162,8 +181,8 @@ def test_an_error_while_reading_goes_through_the_guard():
         raise OSError("connection reset")
 
     guard = Guard()
-    lines = chunks(dropped(), False, guard)
-    assert next(lines) == "data: a"
+    reads = chunks(dropped(), guard)
+    assert next(reads) == b"data: a\n"
     with pytest.raises(RuntimeError, match="mapped"):
-        next(lines)
+        next(reads)
     assert isinstance(guard.seen[0], OSError)
