@@ -102,7 +102,18 @@ class _Exchange:
     """One non-streamed call without I/O: the request to send, and what to do with the
     answer or the failure, including the one different attempt the dialect may ask for."""
 
-    __slots__ = ("dialect", "first", "model", "provider", "recovery", "request", "result", "temp")
+    __slots__ = (
+        "dialect",
+        "error",
+        "first",
+        "model",
+        "provider",
+        "recovery",
+        "request",
+        "response",
+        "result",
+        "temp",
+    )
 
     def __init__(
         self, provider: HttpProvider, request: ChatRequest, model: str, temperature: float | None
@@ -115,9 +126,31 @@ class _Exchange:
         self.recovery: Recovery | None = None
         self.first: ProviderError | None = None
         self.result: ChatResponse | None = None
+        self.response: HttpResponse | None = None
+        self.error: ProviderError | None = None
 
-    def start(self) -> HttpRequest:
-        return self.provider._request(self.dialect, self.request, self.model, self.temp)
+    def __iter__(self) -> Iterator[HttpRequest]:
+        """The requests to send, one at a time: the driver sends each inside `with self`,
+        storing the answer in `response` (or the failure lands in `error`)."""
+        req: HttpRequest | None = self.provider._request(
+            self.dialect, self.request, self.model, self.temp
+        )
+        while req is not None:
+            self.response = self.error = None
+            yield req
+            if self.error is not None:
+                req = self.failed(self.error)
+            else:
+                req = self.received(self.response)  # type: ignore[arg-type]
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> bool:
+        if isinstance(exc, ProviderError):
+            self.error = exc
+            return True  # handed to the dialect's recovery on the next step
+        return False
 
     def received(self, response: HttpResponse) -> HttpRequest | None:
         """The next request to send, or None when `result` holds the answer."""
@@ -278,28 +311,18 @@ class HttpProvider(Provider):
         self, request: ChatRequest, model: str | None = None, temperature: float | None = None
     ) -> ChatResponse:
         exchange = self._exchange(request, model, temperature)
-        req: HttpRequest | None = exchange.start()
-        while req is not None:
-            try:
-                response = self._transport.send(req)
-            except ProviderError as exc:
-                req = exchange.failed(exc)
-            else:
-                req = exchange.received(response)
+        for req in exchange:
+            with exchange:
+                exchange.response = self._transport.send(req)
         return exchange.result  # type: ignore[return-value]
 
     async def achat(
         self, request: ChatRequest, model: str | None = None, temperature: float | None = None
     ) -> ChatResponse:
         exchange = self._exchange(request, model, temperature)
-        req: HttpRequest | None = exchange.start()
-        while req is not None:
-            try:
-                response = await self._transport.asend(req)
-            except ProviderError as exc:
-                req = exchange.failed(exc)
-            else:
-                req = exchange.received(response)
+        for req in exchange:
+            with exchange:
+                exchange.response = await self._transport.asend(req)
         return exchange.result  # type: ignore[return-value]
 
     # -- streaming ---------------------------------------------------------------
