@@ -10,6 +10,7 @@ mapping. The binary AWS event stream has its own decoder in `aws_eventstream.py`
 from __future__ import annotations
 
 import codecs
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from contextlib import AbstractContextManager
 
@@ -112,7 +113,7 @@ async def achunks(raw: AsyncIterable[bytes], guard: Guard) -> AsyncIterator[byte
             yield data
 
 
-class _TextFramer:
+class _TextFramer(ABC):
     """Bytes in, UTF-8 lines split at CR, LF or CRLF only, each line to `_line`.
 
     Lines are always UTF-8, whatever charset the server declares: event streams "are
@@ -141,8 +142,9 @@ class _TextFramer:
         out = [p for p in map(self._line, lines) if p is not None]
         return out + self._end()
 
-    def _line(self, line: str) -> str | None:  # pragma: no cover - each framer's own
-        raise NotImplementedError
+    @abstractmethod
+    def _line(self, line: str) -> str | None:
+        """The payload this line completes, if any."""
 
     def _end(self) -> list[str]:
         return []
