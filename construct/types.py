@@ -222,7 +222,7 @@ class ChatResponse:
 StreamEventType = Literal["text_delta", "reasoning_delta", "tool_call", "final"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class StreamEvent:
     """One step of a stream: a text or reasoning delta, a whole tool call, or the final response."""
 
@@ -230,6 +230,21 @@ class StreamEvent:
     delta: str = ""
     tool_call: ToolCall | None = None
     response: ChatResponse | None = None
+
+    def __init__(
+        self,
+        type: StreamEventType,
+        delta: str = "",
+        tool_call: ToolCall | None = None,
+        response: ChatResponse | None = None,
+    ) -> None:
+        # One event per token: the slots are set through their descriptors, which a
+        # frozen dataclass's own __init__ reaches through object.__setattr__ at twice
+        # the cost. Assigning afterwards still raises FrozenInstanceError.
+        _set_type(self, type)
+        _set_delta(self, delta)
+        _set_tool_call(self, tool_call)
+        _set_response(self, response)
 
     @classmethod
     def text(cls, delta: str) -> StreamEvent:
@@ -246,6 +261,11 @@ class StreamEvent:
     @classmethod
     def final(cls, response: ChatResponse) -> StreamEvent:
         return cls("final", response=response)
+
+
+_set_type, _set_delta, _set_tool_call, _set_response = (
+    StreamEvent.__dict__[name].__set__ for name in ("type", "delta", "tool_call", "response")
+)
 
 
 @dataclass(frozen=True, slots=True)

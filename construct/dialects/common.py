@@ -92,24 +92,33 @@ class StreamedText:
     its first visible character, as a parsed (non-streamed) answer does.
     """
 
-    __slots__ = ("_think", "_tools", "reasoning", "text")
+    __slots__ = ("_plain", "_think", "_tools", "reasoning", "text")
 
     def __init__(self, prompt_guided: bool) -> None:
         self.text: list[str] = []
         self.reasoning: list[str] = []
         self._think = TagSplitter()
         self._tools = TagSplitter("<tool_call>", "</tool_call>") if prompt_guided else None
+        # The answer has started, outside any tag, with nothing held back: a delta
+        # without "<" goes out as it is. That is the state of almost every token.
+        self._plain = False
 
     def add_reasoning(self, piece: str, events: list[StreamEvent]) -> None:
         self.reasoning.append(piece)
         events.append(StreamEvent.reasoning(piece))
 
     def add_content(self, content: str, events: list[StreamEvent]) -> None:
-        for inside_think, piece in self._think.feed(content):
+        if self._plain and "<" not in content:
+            self.text.append(content)
+            events.append(StreamEvent("text_delta", content))
+            return
+        think = self._think
+        for inside_think, piece in think.feed(content):
             if inside_think:
                 self.add_reasoning(piece, events)
             else:
                 self._emit(piece, events)
+        self._plain = bool(self.text) and self._tools is None and think.idle
 
     def _emit(self, piece: str, events: list[StreamEvent]) -> None:
         if not self.text:

@@ -318,31 +318,41 @@ class ChatStreamParser:
         chunk = load_event(data, self._dialect.settings)
         if not isinstance(chunk, dict):
             return []
-        if chunk.get("error"):
+        # Written for the chunk that comes once per token (one choice, a content
+        # delta): every lookup here is paid per token.
+        get = chunk.get
+        if get("error"):
             raise self._dialect.embedded_error(chunk["error"])
-        if chunk.get("model"):
-            self._model = chunk["model"]
-        raw_usage = chunk.get("usage")
+        model = get("model")
+        if model:
+            self._model = model
+        raw_usage = get("usage")
         if raw_usage:
             self._usage = _usage(raw_usage)
+        choices = get("choices")
+        if not choices or not isinstance(choices, list):
+            return []
         events: list[StreamEvent] = []
-        choices = chunk.get("choices")
-        for choice in choices if isinstance(choices, list) else ():
+        for choice in choices:
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta")
-            delta = delta if isinstance(delta, dict) else {}
-            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-            if isinstance(reasoning, str) and reasoning:
-                self._out.add_reasoning(reasoning, events)
-            content = delta.get("content")
-            if isinstance(content, str) and content:
-                self._out.add_content(content, events)
-            for tc in delta.get("tool_calls") or ():
-                if isinstance(tc, dict):
-                    self._add_tool_delta(tc)
-            if choice.get("finish_reason"):
-                self._stop = choice["finish_reason"]
+            if delta and isinstance(delta, dict):
+                if "reasoning_content" in delta or "reasoning" in delta:
+                    reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                    if isinstance(reasoning, str) and reasoning:
+                        self._out.add_reasoning(reasoning, events)
+                content = delta.get("content")
+                if content and isinstance(content, str):
+                    self._out.add_content(content, events)
+                tool_calls = delta.get("tool_calls")
+                if tool_calls:
+                    for tc in tool_calls:
+                        if isinstance(tc, dict):
+                            self._add_tool_delta(tc)
+            stop = choice.get("finish_reason")
+            if stop:
+                self._stop = stop
         return events
 
     def _add_tool_delta(self, tc: dict[str, Any]) -> None:

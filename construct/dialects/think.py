@@ -50,6 +50,11 @@ class TagSplitter:
         self._inside = False
         self._held = ""
 
+    @property
+    def idle(self) -> bool:
+        """Outside any tag with nothing held back: a delta without "<" passes as it is."""
+        return not self._inside and not self._held
+
     def feed(self, delta: str) -> list[tuple[bool, str]]:
         """[(inside, text), ...] for the part of `delta` that is decided."""
         if not self._held and "<" not in delta:

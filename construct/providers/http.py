@@ -47,8 +47,15 @@ class _StreamRun:
         self.held: ProviderError | None = None
 
     def chunk(self, chunk: Any) -> list[StreamEvent]:
-        """Events for one line (or byte chunk) of the response."""
-        return self._payloads(self.framer.feed(chunk))
+        """Events for one read of the response body."""
+        payloads = self.framer.feed(chunk)
+        if len(payloads) == 1 and self.held is None:
+            # One event a read, as a server writing one token at a time is read.
+            events = self.parser.feed(payloads[0])
+            if events:
+                self.delivered = True
+            return events
+        return self._payloads(payloads)
 
     def _payloads(self, payloads: list[Any]) -> list[StreamEvent]:
         if self.held is not None:

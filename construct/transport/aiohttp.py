@@ -19,7 +19,6 @@ from typing import Any
 
 from ..errors import ConfigError
 from .errors import Failure, mapped_failures
-from .framing import achunks
 from .httpx import Transport
 from .wire import JSON_HEADERS, SSE_ACCEPT, HttpRequest, HttpResponse
 
@@ -126,4 +125,5 @@ class AiohttpTransport(Transport):
             async with self._request(req, {**SSE_ACCEPT, **req.headers}) as r:
                 if r.status >= 300:
                     raise self._status_error(r.status, r.headers, await r.read())
-                yield achunks(r.content.iter_any(), failures)
+                # The caller reads inside this `with`, so `failures` maps its read errors too.
+                yield r.content.iter_any()

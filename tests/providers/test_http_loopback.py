@@ -65,6 +65,37 @@ def test_async_stream_over_a_socket():
     assert "".join(e.delta for e in events if e.type == "text_delta") == "ab"
 
 
+@pytest.mark.parametrize("transport", ["httpx", "httpx-async", "aiohttp"])
+def test_a_gzip_encoded_stream_is_decoded_on_every_path(transport):
+    # Raw reads are taken only when the body is sent as it is; a compressed stream
+    # still goes through the HTTP library's decoder.
+    import zlib
+
+    packer = zlib.compressobj(wbits=31)  # gzip framing
+    pieces = [packer.compress(e) + packer.flush(zlib.Z_SYNC_FLUSH) for e in _events("Hé", "llo")]
+    pieces.append(packer.flush())
+    reply = Reply(
+        headers={"content-type": "text/event-stream", "content-encoding": "gzip"},
+        chunks=pieces,
+        pause=0.005,
+    )
+    with LoopbackServer(lambda r: reply) as server:
+        if transport == "httpx":
+            with _provider(server) as provider:
+                events = list(provider.stream(HELLO, "m"))
+        else:
+            options = {"http_transport": "aiohttp"} if transport == "aiohttp" else {}
+            provider = _provider(server, **options)
+
+            async def run():
+                async with provider:
+                    return [e async for e in provider.astream(HELLO, "m")]
+
+            events = asyncio.run(run())
+    assert [e.delta for e in events if e.type == "text_delta"] == ["Hé", "llo"]
+    assert events[-1].response.text == "Héllo"
+
+
 def test_stream_cut_after_output_raises_stream_interrupted_with_partial_text():
     # Two text events reach the client, then the connection dies mid-stream.
     with LoopbackServer(lambda r: _sse(_events("Hel", "lo", "world"), cut_after=2)) as server:
@@ -76,6 +107,23 @@ def test_stream_cut_after_output_raises_stream_interrupted_with_partial_text():
     assert seen == ["Hel", "lo"]
     assert info.value.partial_text == "Hello"
     assert not info.value.is_retryable
+
+
+def test_async_stream_cut_after_output_raises_stream_interrupted():
+    # The read error surfaces inside the transport's stream context, which maps it.
+    with LoopbackServer(lambda r: _sse(_events("Hel", "lo", "world"), cut_after=2)) as server:
+        provider = _provider(server)
+        seen = []
+
+        async def run():
+            async with provider:
+                async for event in provider.astream(HELLO, "m"):
+                    seen.append(event.delta)
+
+        with pytest.raises(StreamInterrupted) as info:
+            asyncio.run(run())
+    assert seen == ["Hel", "lo"]
+    assert info.value.partial_text == "Hello"
 
 
 def test_stream_cut_before_any_output_is_a_transient_error():

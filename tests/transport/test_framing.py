@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from construct.transport.framing import LineSplitter, NDJSONFramer, SSEDecoder, SSEFramer, chunks
+from construct.transport.framing import LineSplitter, NDJSONFramer, SSEDecoder, SSEFramer
 
 
 def decode(lines: list[str], *, flush: bool = False) -> list[tuple[str, str]]:
@@ -151,38 +151,3 @@ def test_one_read_with_several_events_gives_them_all():
     framer = SSEFramer()
     assert framer.feed(b"data: 1\n\ndata: 2\n\ndata: 3") == ["1", "2"]
     assert framer.flush() == ["3"]
-
-
-class Guard:
-    """Stands for a transport's error mapping: records what passed through it."""
-
-    def __init__(self) -> None:
-        self.seen: list[BaseException | None] = []
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind, exc, tb) -> None:
-        self.seen.append(exc)
-        if isinstance(exc, OSError):
-            raise RuntimeError("mapped") from exc
-
-
-def test_chunks_gives_the_reads_under_the_guard():
-    raw = [b"data: a\r", b"\n\ndata: \xc3", b"\xa9"]
-    guard = Guard()
-    assert list(chunks(iter(raw), guard)) == raw
-    assert guard.seen == [None]
-
-
-def test_an_error_while_reading_goes_through_the_guard():
-    def dropped():
-        yield b"data: a\n"
-        raise OSError("connection reset")
-
-    guard = Guard()
-    reads = chunks(dropped(), guard)
-    assert next(reads) == b"data: a\n"
-    with pytest.raises(RuntimeError, match="mapped"):
-        next(reads)
-    assert isinstance(guard.seen[0], OSError)
