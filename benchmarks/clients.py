@@ -70,7 +70,17 @@ class Client:
     requires: tuple[str, ...] = ()  # modules that must import, else the row is skipped
     floor: str | None = None  # the row this one is measured against; None: it is a floor
     wraps: str | None = None  # for wrappers: the plain row the +5 % goal compares to
+    # Time this row against its floor in the same process too (see `partner`).
+    pairs_with_floor: bool = False
     modes: frozenset[str] = frozenset(("seq", "conc", "stream", "conns"))
+
+    @property
+    def partner(self) -> str | None:
+        """The row this one alternates with, block by block, in its own worker process:
+        two processes running the same code differ by up to 20 % in CPU per chunk (memory
+        layout, which core they share with the server), which would swamp the ratios the
+        goals are about; two halves of one round in one process do not."""
+        return self.wraps or (self.floor if self.pairs_with_floor else None)
 
 
 # The stream modes besides `stream` (one write per event): `burst` (the whole stream in
@@ -385,7 +395,13 @@ _AIOHTTP = frozenset(("seq", "conc", "stream"))
 CLIENTS = [
     Client("raw httpx", False, raw_httpx, ("httpx",), modes=_NO_CONC | STYLES),
     Client(
-        "construct", False, construct_sync, ("construct",), "raw httpx", modes=_NO_CONC | STYLES
+        "construct",
+        False,
+        construct_sync,
+        ("construct",),
+        "raw httpx",
+        pairs_with_floor=True,
+        modes=_NO_CONC | STYLES,
     ),
     Client(
         "construct routed",
@@ -405,6 +421,7 @@ CLIENTS = [
         construct_async,
         ("construct",),
         "raw httpx async",
+        pairs_with_floor=True,
         modes=_ALL | STYLES,
     ),
     Client(
@@ -432,6 +449,7 @@ CLIENTS = [
         construct_aiohttp,
         ("construct", "aiohttp"),
         "raw aiohttp",
+        pairs_with_floor=True,
         modes=_AIOHTTP | STYLES,
     ),
     Client(
@@ -456,6 +474,7 @@ CLIENTS = [
         construct_anthropic,
         ("construct",),
         "raw httpx (anthropic)",
+        pairs_with_floor=True,
         modes=frozenset(("seq", "stream")),
     ),
 ]
