@@ -32,6 +32,7 @@ from .registry import (
     with_profile,
 )
 from .secrets import Secret, is_credential_header, mask
+from .transport import Limits
 
 if TYPE_CHECKING:
     from .config import Config
@@ -164,6 +165,12 @@ def create_provider_with_options(
         base_url=None if api_url_set else dialect.base_url,
         default_model=opts.default_model,
         default_temperature=opts.default_temperature,
+        limits=Limits(
+            idle_s=opts.stream_idle_timeout_secs,
+            stream_max_s=opts.stream_max_secs,
+            max_body=int(opts.max_response_mb * (1 << 20)),
+            max_event=int(opts.max_event_mb * (1 << 20)),
+        ),
     )
 
 
@@ -191,6 +198,10 @@ def options_from_config(config: Config) -> ProviderRuntimeOptions:
         default_model=config.default_model,
         default_temperature=config.default_temperature,
         http_transport=config.http.transport,
+        stream_idle_timeout_secs=config.http.stream_idle_timeout_secs,
+        stream_max_secs=config.http.stream_max_secs,
+        max_response_mb=config.http.max_response_mb,
+        max_event_mb=config.http.max_event_mb,
     )
 
 

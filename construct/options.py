@@ -53,6 +53,13 @@ class ProviderRuntimeOptions:
     default_temperature: float | None = None
     # "httpx" (default) or "aiohttp" for async calls (construct-llm[aiohttp]).
     http_transport: str = "httpx"
+    # A stream's longest wait for its next event once it has started (None: the
+    # provider timeout), and a cap on its whole length (None: none).
+    stream_idle_timeout_secs: float | None = None
+    stream_max_secs: float | None = None
+    # The most a response body (decompressed) and one stream event may hold.
+    max_response_mb: float = 64
+    max_event_mb: float = 16
 
     def __post_init__(self) -> None:
         if self.http_transport not in ("httpx", "aiohttp"):
@@ -61,6 +68,14 @@ class ProviderRuntimeOptions:
             )
         _check_number("provider_timeout_secs", self.provider_timeout_secs, optional=True)
         _check_number("connect_timeout_secs", self.connect_timeout_secs)
+        _check_number("stream_idle_timeout_secs", self.stream_idle_timeout_secs, optional=True)
+        _check_number("stream_max_secs", self.stream_max_secs, optional=True)
+        for name in ("max_response_mb", "max_event_mb"):
+            value = getattr(self, name)
+            if not _is_number(value) or not 0 < value <= 4096:
+                raise ConfigError(
+                    f"{name} must be a number of MiB above 0 and at most 4096, got {value!r}"
+                )
         tokens = self.provider_max_tokens
         if tokens is not None and (type(tokens) is not int or tokens <= 0):
             raise ConfigError(f"provider_max_tokens must be a positive integer, got {tokens!r}")

@@ -175,6 +175,13 @@ class HttpConfig(_Model):
     # "aiohttp" sends async calls through aiohttp (pip install 'construct-llm[aiohttp]');
     # sync calls always use httpx.
     transport: Literal["httpx", "aiohttp"] = "httpx"
+    # Once a stream has started: the longest wait for its next event (comments and
+    # keep-alives do not count), default provider_timeout_secs; and a cap on its length.
+    stream_idle_timeout_secs: Float | None = Field(None, gt=0, le=86400)
+    stream_max_secs: Float | None = Field(None, gt=0, le=86400)
+    # The most one response body (after decompression) and one stream event may hold.
+    max_response_mb: Float = Field(64, gt=0, le=4096)
+    max_event_mb: Float = Field(16, gt=0, le=4096)
 
 
 class Config(_Model):

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from ..transport import framer_for
+from ..transport import MAX_EVENT_CHARS, framer_for
 
 if TYPE_CHECKING:
     from ..errors import InvalidRequest
@@ -98,7 +98,9 @@ class Dialect(Protocol):
 
     def stream_parser(self, request: ChatRequest, model: str) -> StreamParser: ...
 
-    def new_framer(self) -> Framer: ...
+    def new_framer(self, max_event: int = MAX_EVENT_CHARS) -> Framer:
+        """A framer for one stream; one event may hold at most `max_event` characters."""
+        ...
 
     def models_request(self, headers: Mapping[str, str]) -> HttpRequest: ...
 
@@ -121,8 +123,8 @@ class BaseDialect:
     def base_url(self) -> str | None:
         return None
 
-    def new_framer(self) -> Framer:
-        return framer_for(self.framing)
+    def new_framer(self, max_event: int = MAX_EVENT_CHARS) -> Framer:
+        return framer_for(self.framing, max_event)
 
     def recover(
         self, error: InvalidRequest, request: ChatRequest, temperature: float | None

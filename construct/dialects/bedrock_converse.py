@@ -27,7 +27,7 @@ from ..errors import (
     error_message_from_body,
 )
 from ..secrets import sanitize_api_error
-from ..transport import HttpRequest
+from ..transport import MAX_EVENT_CHARS, HttpRequest
 from ..transport.aws_eventstream import EventMessage, EventStreamDecoder
 from ..types import (
     ChatMessage,
@@ -425,7 +425,8 @@ class BedrockConverse(BaseDialect):
             )
         return entries
 
-    def new_framer(self) -> EventStreamDecoder:
+    def new_framer(self, max_event: int = MAX_EVENT_CHARS) -> EventStreamDecoder:
+        # Frames carry their own lengths, capped where the AWS SDKs cap them.
         return EventStreamDecoder(self.settings.provider, self.settings.display_name)
 
     def stream_parser(self, request: ChatRequest, model: str) -> ConverseStreamParser:

@@ -40,7 +40,8 @@ from ..errors import (
     ProviderError,
     classify_http_error,
 )
-from ..transport import HttpRequest, SSEDecoder
+from ..transport import MAX_EVENT_CHARS, HttpRequest, LineSplitter, SSEDecoder
+from ..transport.body import TooLarge
 from ..types import (
     ChatMessage,
     ChatRequest,
@@ -200,8 +201,8 @@ class Gemini(BaseDialect):
 
     # -- auth and framing ---------------------------------------------------
 
-    def new_framer(self) -> GeminiStreamFramer:
-        return GeminiStreamFramer()
+    def new_framer(self, max_event: int = MAX_EVENT_CHARS) -> GeminiStreamFramer:
+        return GeminiStreamFramer(max_event)
 
     # -- requests -----------------------------------------------------------
 
@@ -470,13 +471,24 @@ class GeminiStreamFramer:
     reports an error after the stream has begun.
     """
 
-    __slots__ = ("_decoder", "_depth", "_escaped", "_in_string", "_partial", "_raw", "_sse")
+    __slots__ = (
+        "_decoder",
+        "_depth",
+        "_escaped",
+        "_in_string",
+        "_lines_of",
+        "_raw",
+        "_raw_size",
+        "_sse",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, max_event: int = MAX_EVENT_CHARS) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        self._partial = ""
+        # Linear however many reads a line takes, and refused past `max_event`.
+        self._lines_of = LineSplitter(max_event)
         self._sse = SSEDecoder()
         self._raw: list[str] = []
+        self._raw_size = 0
         self._depth = 0
         self._in_string = False
         self._escaped = False
@@ -502,14 +514,9 @@ class GeminiStreamFramer:
         return payloads
 
     def _lines(self, text: str, *, final: bool) -> list[str]:
-        text = self._partial + text
-        self._partial = ""
-        # A CR at the very end may be the first half of a CRLF split across reads.
-        if text.endswith("\r") and not final:
-            text, self._partial = text[:-1], "\r"
-        pieces = re.split(r"\r\n|\r|\n", text)
-        if not final:
-            self._partial = pieces.pop() + self._partial
+        pieces = self._lines_of.feed(text)
+        if final:
+            pieces += self._lines_of.flush()
         payloads: list[str] = []
         for line in pieces:
             payload = self._line(line)
@@ -539,10 +546,14 @@ class GeminiStreamFramer:
             elif c in "}]":
                 self._depth -= 1
         self._raw.append(line)
+        self._raw_size += len(line)
+        if self._raw_size > self._lines_of.max_line:
+            raise TooLarge("event", self._lines_of.max_line)
         if self._depth > 0:
             return None
         raw = "\n".join(self._raw)
         self._raw = []
+        self._raw_size = 0
         self._depth = 0
         self._in_string = self._escaped = False
         return raw

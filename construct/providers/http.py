@@ -23,7 +23,8 @@ from ..errors import (
 )
 from ..registry import Resolved, key_env_vars
 from ..secrets import Secret, mask
-from ..transport import HttpRequest, HttpResponse, Transport
+from ..transport import HttpRequest, HttpResponse, Limits, Transport
+from ..transport.body import TooLarge
 from ..types import ChatRequest, ChatResponse, ModelEntry, ProviderCapabilities, StreamEvent
 from .base import Provider
 
@@ -37,7 +38,7 @@ __all__ = ["HttpProvider", "UnavailableProvider"]
 class _StreamRun:
     """The I/O-free half of streaming: lines in, events out, failures classified (L8)."""
 
-    __slots__ = ("delivered", "framer", "held", "parser", "provider")
+    __slots__ = ("_told_complete", "delivered", "framer", "held", "parser", "provider")
 
     def __init__(self, parser: Any, framer: Any, provider: Provider) -> None:
         self.parser = parser
@@ -45,6 +46,7 @@ class _StreamRun:
         self.provider = provider
         self.delivered = False
         self.held: ProviderError | None = None
+        self._told_complete = False
 
     def chunk(self, chunk: Any) -> list[StreamEvent]:
         """Events for one read of the response body."""
@@ -74,6 +76,14 @@ class _StreamRun:
         if events:
             self.delivered = True
         return events
+
+    def just_completed(self) -> bool:
+        """True once: a read brought no events but finished the response (a finish
+        reason, [DONE]); that counts as progress, as an event would."""
+        if self._told_complete or not self.parser.complete:
+            return False
+        self._told_complete = True
+        return True
 
     def end(self) -> list[StreamEvent]:
         events = self._payloads(self.framer.flush())
@@ -210,6 +220,7 @@ class HttpProvider(Provider):
         base_url: str | None = None,
         default_model: str | None = None,
         default_temperature: float | None = None,
+        limits: Limits | None = None,
     ) -> None:
         spec = resolved.spec
         # A configuration gap found at construction, reported on the first call (K2).
@@ -237,6 +248,7 @@ class HttpProvider(Provider):
             headers=headers,
             key_env=key_env_vars(resolved),
             connect_hint=dialect.connect_hint,
+            limits=limits,
         )
 
     def __repr__(self) -> str:
@@ -341,7 +353,8 @@ class HttpProvider(Provider):
         model = self._model(model)
         d = self._dialect
         req = self._request(d, request, model, self._temperature(temperature), True)
-        return req, _StreamRun(d.stream_parser(request, model), d.new_framer(), self)
+        framer = d.new_framer(self._transport.limits.max_event)
+        return req, _StreamRun(d.stream_parser(request, model), framer, self)
 
     def stream(
         self, request: ChatRequest, model: str | None = None, temperature: float | None = None
@@ -350,12 +363,20 @@ class HttpProvider(Provider):
 
     def _stream(self, req: HttpRequest, run: _StreamRun) -> Iterator[StreamEvent]:
         try:
-            with self._transport.stream_chunks(req) as chunks:
+            with self._transport.stream_chunks(req) as (chunks, clock):
                 for chunk in chunks:
-                    yield from run.chunk(chunk)
+                    events = run.chunk(chunk)
+                    if events:
+                        yield from events
+                        # Back to waiting on the server: the idle limit counts from here.
+                        clock.progress()
+                    elif run.just_completed():
+                        clock.progress()
             yield from run.end()
         except ProviderError as exc:
             run.reraise(exc)
+        except TooLarge as exc:
+            run.reraise(self._transport.too_large(exc))
 
     def astream(
         self, request: ChatRequest, model: str | None = None, temperature: float | None = None
@@ -364,14 +385,21 @@ class HttpProvider(Provider):
 
     async def _astream(self, req: HttpRequest, run: _StreamRun) -> AsyncIterator[StreamEvent]:
         try:
-            async with self._transport.astream_chunks(req) as chunks:
+            async with self._transport.astream_chunks(req) as (chunks, clock):
                 async for chunk in chunks:
-                    for event in run.chunk(chunk):
-                        yield event
+                    events = run.chunk(chunk)
+                    if events:
+                        for event in events:
+                            yield event
+                        clock.progress()
+                    elif run.just_completed():
+                        clock.progress()
             for event in run.end():
                 yield event
         except ProviderError as exc:
             run.reraise(exc)
+        except TooLarge as exc:
+            run.reraise(self._transport.too_large(exc))
 
     # -- models and lifecycle ---------------------------------------------------------
 

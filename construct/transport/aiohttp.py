@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from ..errors import ConfigError
+from .body import ACCEPT_ENCODING
+from .deadlines import Clock
 from .errors import Failure, mapped_failures
 from .httpx import Transport
 from .wire import JSON_HEADERS, SSE_ACCEPT, HttpRequest, HttpResponse
@@ -56,11 +58,12 @@ class AiohttpTransport(Transport):
             # Only what every call sends: a call's own headers (its key) go with the
             # request, so no key outlives its call inside the long-lived session. The
             # merge this costs aiohttp is about 2 us a call, under 1 % of its CPU.
-            headers={**JSON_HEADERS, **self._headers},
+            headers={**JSON_HEADERS, "Accept-Encoding": ACCEPT_ENCODING, **self._headers},
             timeout=aiohttp.ClientTimeout(total=None, connect=t.connect, sock_read=t.read),
-            # Compressed bodies are decoded by aiohttp; no cookies are kept across calls.
+            # No cookies are kept across calls. Compressed bodies are decoded by construct,
+            # in bounded steps (transport/body.py), not by aiohttp all at once.
             cookie_jar=aiohttp.DummyCookieJar(),
-            auto_decompress=True,
+            auto_decompress=False,
         )
 
     def _session_now(self) -> Any:
@@ -80,21 +83,14 @@ class AiohttpTransport(Transport):
         await super().aclose()
 
     def _request(self, req: HttpRequest, headers: Mapping[str, str]) -> Any:
-        """The request's context manager: the body, and a timeout cut to the deadline."""
+        """The request's context manager (its time is bounded by the caller's clock)."""
         session = self._session_now()
         kwargs: dict[str, Any] = {"headers": headers, "allow_redirects": False}
         if req.content is not None:
             kwargs["data"] = req.content
         elif req.json is not None:
             kwargs["data"] = json.dumps(req.json).encode()
-        left = self.time_left()
-        if left is not None:
-            t = self._timeout
-            kwargs["timeout"] = self._aio.ClientTimeout(
-                total=left,
-                connect=min(t.connect or left, left),
-                sock_read=min(t.read or left, left),
-            )
+        self.time_left()  # none left: refused before anything is sent
         return session.request(req.method, req.url, **kwargs)
 
     def _aio_failure(self, exc: BaseException) -> Failure | None:
@@ -108,22 +104,42 @@ class AiohttpTransport(Transport):
             return Failure.CONNECT
         return Failure.DROPPED
 
-    def _aio_failures(self, url: str) -> mapped_failures:
+    def _aio_failures(self, url: str, clock: Clock | None = None) -> mapped_failures:
         # Sync calls still go through httpx and its `_failures`.
-        return mapped_failures(self, url, self._aio_failure)
+        return mapped_failures(self, url, self._aio_failure, clock)
 
     async def asend(self, req: HttpRequest) -> HttpResponse:
-        with self._aio_failures(req.url):
-            async with self._request(req, req.headers) as r:
-                body = await r.read()
+        clock = self.clock()
+        with self._aio_failures(req.url, clock):
+            # aiohttp's own timeouts are per read: the clock bounds the whole exchange.
+            async with asyncio.timeout(clock.left()), self._request(req, req.headers) as r:
+                body = self._body(r.headers, [data async for data in r.content.iter_any()])
         return self._response(r.status, r.headers, body)
 
     @contextlib.asynccontextmanager
-    async def astream_chunks(self, req: HttpRequest) -> AsyncIterator[AsyncIterator[Any]]:
-        failures = self._aio_failures(req.url)
+    async def astream_chunks(
+        self, req: HttpRequest
+    ) -> AsyncIterator[tuple[AsyncIterator[bytes], Clock]]:
+        clock = self.clock(stream=True)
+        failures = self._aio_failures(req.url, clock)
         with failures:
-            async with self._request(req, {**SSE_ACCEPT, **req.headers}) as r:
-                if r.status >= 300:
-                    raise self._status_error(r.status, r.headers, await r.read())
+            async with contextlib.AsyncExitStack() as stack:
+                async with asyncio.timeout(clock.left()):
+                    r = await stack.enter_async_context(
+                        self._request(req, {**SSE_ACCEPT, **req.headers})
+                    )
+                    if r.status >= 300:
+                        reads = [data async for data in r.content.iter_any()]
+                        raise self._status_error(r.status, r.headers, self._body(r.headers, reads))
                 # The caller reads inside this `with`, so `failures` maps its read errors too.
-                yield r.content.iter_any()
+                yield self._stream_reads(r.headers, _reads(r.content, clock)), clock
+
+
+async def _reads(content: Any, clock: Clock) -> AsyncIterator[bytes]:
+    """A body's reads, each bounded by what the clock has left (it moves with events)."""
+    while True:
+        async with asyncio.timeout(clock.left()):
+            data = await content.readany()
+        if not data:
+            return
+        yield data

@@ -15,6 +15,8 @@ from typing import Protocol
 
 from ..errors import InvalidResponse, ProviderError, TransientError, classify_http_error
 from ..secrets import sanitize_api_error
+from .body import TooLarge
+from .deadlines import Clock
 
 __all__ = [
     "Failure",
@@ -24,6 +26,7 @@ __all__ = [
     "mapped_failures",
     "out_of_time",
     "status_error",
+    "too_large",
 ]
 
 
@@ -54,12 +57,30 @@ _ADVICE = {
 }
 
 
-def connection_error(peer: Peer, failure: Failure, exc: BaseException, url: str) -> TransientError:
+def connection_error(
+    peer: Peer, failure: Failure, exc: BaseException, url: str, limit: str | None = None
+) -> TransientError:
+    """`limit`: which of construct's time limits ran out, when one did."""
     where = url.split("?", 1)[0]
     advice = (failure is Failure.CONNECT and peer.connect_hint) or _ADVICE[failure]
     detail = sanitize_api_error(str(exc) or type(exc).__name__)
+    if limit is not None:
+        detail, advice = limit, "Retry; if the server is only slow, raise that setting."
     return TransientError(
         f"{peer.display_name} request to {where} {failure.value}: {detail}. {advice}",
+        provider=peer.provider,
+    )
+
+
+def too_large(peer: Peer, exc: TooLarge) -> InvalidResponse:
+    if exc.what == "body":
+        what, setting = "a response body", "max_response_mb"
+    else:
+        what, setting = "a stream event", "max_event_mb"
+    return InvalidResponse(
+        f"{peer.display_name} sent {what} larger than {setting} "
+        f"({exc.limit / (1 << 20):g} MiB); construct stopped reading it. If such answers "
+        f"are expected, raise {setting} ([http] in config.toml, or ProviderRuntimeOptions).",
         provider=peer.provider,
     )
 
@@ -96,14 +117,19 @@ class mapped_failures:
     A class, not a @contextmanager: one wraps every request, and a stream's chunk iterator
     reads under it too. It keeps no state, so one may guard a stream and its chunks."""
 
-    __slots__ = ("_classify", "_peer", "_url")
+    __slots__ = ("_classify", "_clock", "_peer", "_url")
 
     def __init__(
-        self, peer: Peer, url: str, classify: Callable[[BaseException], Failure | None]
+        self,
+        peer: Peer,
+        url: str,
+        classify: Callable[[BaseException], Failure | None],
+        clock: Clock | None = None,
     ) -> None:
         self._peer = peer
         self._url = url
         self._classify = classify
+        self._clock = clock  # the exchange's time limits, to name the one that ran out
 
     def __enter__(self) -> None:
         return None
@@ -112,4 +138,8 @@ class mapped_failures:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if exc is not None and (failure := self._classify(exc)) is not None:
-            raise connection_error(self._peer, failure, exc, self._url) from exc
+            clock, limit = self._clock, None
+            # A timeout within a few ms of the clock's end is the clock's, not the server's.
+            if failure is Failure.TIMEOUT and clock is not None and clock.left() < 0.05:
+                limit = clock.why
+            raise connection_error(self._peer, failure, exc, self._url, limit) from exc

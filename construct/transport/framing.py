@@ -13,7 +13,14 @@ from __future__ import annotations
 import codecs
 from abc import ABC, abstractmethod
 
+from .body import TooLarge
+
+# One event (or NDJSON line) may hold this many characters unless the provider's
+# max_event_mb says otherwise: far above any real event, far below what hurts.
+MAX_EVENT_CHARS = 16 << 20
+
 __all__ = [
+    "MAX_EVENT_CHARS",
     "LineSplitter",
     "NDJSONFramer",
     "SSEDecoder",
@@ -67,26 +74,52 @@ class LineSplitter:
 
     httpx's iter_lines splits like str.splitlines, also at U+2028, U+0085 and other
     characters that may stand raw inside a JSON string, which would cut an event in two.
+
+    Linear in the length of a line however many reads bring it: an unfinished line is
+    kept as pieces and joined once, when its end arrives. A line longer than
+    `max_line` characters raises `TooLarge` instead of growing without bound.
     """
 
-    __slots__ = ("_rest",)
+    __slots__ = ("_parts", "_size", "max_line")
 
-    def __init__(self) -> None:
-        self._rest = ""
+    def __init__(self, max_line: int = MAX_EVENT_CHARS) -> None:
+        self._parts: list[str] = []  # the unfinished line
+        self._size = 0
+        self.max_line = max_line
 
     def feed(self, text: str) -> list[str]:
-        text = self._rest + text
+        if "\n" not in text and "\r" not in text:
+            if text:
+                self._hold(text)
+            return []
+        if self._parts:
+            text = "".join(self._parts) + text
+            self._parts = []
+            self._size = 0
         if "\r" in text:
             held = text.endswith("\r")  # maybe the first half of a CRLF
             text = text.replace("\r\n", "\n").replace("\r", "\n")
             if held:
                 text = text[:-1] + "\r"
         lines = text.split("\n")
-        self._rest = lines.pop()
+        rest = lines.pop()
+        if rest:
+            self._hold(rest)
+        for line in lines:
+            if len(line) > self.max_line:
+                raise TooLarge("event", self.max_line)
         return lines
 
+    def _hold(self, piece: str) -> None:
+        self._parts.append(piece)
+        self._size += len(piece)
+        if self._size > self.max_line:
+            raise TooLarge("event", self.max_line)
+
     def flush(self) -> list[str]:
-        rest, self._rest = self._rest.rstrip("\r"), ""
+        rest = "".join(self._parts).rstrip("\r")
+        self._parts = []
+        self._size = 0
         return [rest] if rest else []
 
 
@@ -112,6 +145,15 @@ class _TextFramer(ABC):
         lines = self._splitter.feed(self._decode(b"", final=True)) + self._splitter.flush()
         return self._payloads(lines) + self._end()
 
+    @property
+    def max_event(self) -> int:
+        """The most characters one event (one line, for NDJSON) may hold."""
+        return self._splitter.max_line
+
+    @max_event.setter
+    def max_event(self, limit: int) -> None:
+        self._splitter.max_line = limit
+
     @abstractmethod
     def _payloads(self, lines: list[str]) -> list[str]:
         """The payloads these lines complete."""
@@ -129,11 +171,12 @@ class SSEFramer(_TextFramer):
     names are not kept: no dialect on this framer reads them.
     """
 
-    __slots__ = ("_data",)
+    __slots__ = ("_data", "_size")
 
     def __init__(self) -> None:
         super().__init__()
         self._data: list[str] = []  # the data lines of the event being read
+        self._size = 0
 
     def _payloads(self, lines: list[str]) -> list[str]:
         out: list[str] = []
@@ -143,8 +186,17 @@ class SSEFramer(_TextFramer):
                 if pending:
                     out.append("\n".join(pending))
                     pending.clear()
+                    self._size = 0
             elif line[:5] == "data:":
-                pending.append(line[6:] if line[5:6] == " " else line[5:])
+                value = line[6:] if line[5:6] == " " else line[5:]
+                if pending:
+                    # An event of many data lines: their sum is what the limit bounds.
+                    self._size += len(value)
+                    if self._size > self._splitter.max_line:
+                        raise TooLarge("event", self._splitter.max_line)
+                else:
+                    self._size = len(value)
+                pending.append(value)
             elif line == "data":
                 pending.append("")
             # Comments (`: keep-alive`) and other fields carry nothing a dialect reads.
@@ -167,7 +219,7 @@ class NDJSONFramer(_TextFramer):
         return [line for line in lines if line.strip()]
 
 
-def framer_for(framing: str) -> SSEFramer | NDJSONFramer:
-    if framing == "ndjson":
-        return NDJSONFramer()
-    return SSEFramer()
+def framer_for(framing: str, max_event: int = MAX_EVENT_CHARS) -> SSEFramer | NDJSONFramer:
+    framer = NDJSONFramer() if framing == "ndjson" else SSEFramer()
+    framer.max_event = max_event
+    return framer

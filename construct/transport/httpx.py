@@ -8,14 +8,24 @@ Redirects are never followed: a 3xx to another host would carry the key there.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx  # the library: absolute imports never find this module
 
 from ..errors import InvalidResponse, ProviderError
-from .deadlines import seconds_left
-from .errors import Failure, invalid_body, mapped_failures, out_of_time, status_error
+from .body import ACCEPT_ENCODING, BodyDecoder, TooLarge, Unsupported, decoder_for
+from .deadlines import Clock, seconds_left
+from .errors import (
+    Failure,
+    invalid_body,
+    mapped_failures,
+    out_of_time,
+    status_error,
+    too_large,
+)
+from .guard import attach, guard_client, reading
+from .limits import Limits
 from .wire import JSON_HEADERS, SSE_ACCEPT, HttpRequest, HttpResponse
 
 __all__ = ["Transport"]
@@ -32,11 +42,6 @@ def httpx_failure(exc: BaseException) -> Failure | None:
     return None
 
 
-def _identity(response: httpx.Response) -> bool:
-    """The body is sent as it is: its raw reads need no decoder (one layer less per read)."""
-    return response.headers.get("content-encoding", "identity").strip().lower() == "identity"
-
-
 class Transport:
     """Pooled HTTP for one provider instance, sync and async."""
 
@@ -50,12 +55,15 @@ class Transport:
         headers: Mapping[str, str] | None = None,
         key_env: Sequence[str] = (),
         connect_hint: str | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.provider = provider
         # What to do when the server cannot be reached (a local server: how to start it).
         self.connect_hint = connect_hint
         self.display_name = display_name
         self.key_env = tuple(key_env)
+        self.timeout_s = timeout_s
+        self.limits = limits or Limits()
         self._timeout = httpx.Timeout(timeout_s, connect=connect_timeout_s)
         self._headers = dict(headers or {})
         self._client: httpx.Client | None = None
@@ -66,7 +74,7 @@ class Transport:
     def _client_kwargs(self) -> dict[str, Any]:
         return {
             "timeout": self._timeout,
-            "headers": {**JSON_HEADERS, **self._headers},
+            "headers": {**JSON_HEADERS, "Accept-Encoding": ACCEPT_ENCODING, **self._headers},
             "follow_redirects": False,
             # httpx's defaults, measured best: with every connection kept alive, httpcore
             # polls each idle socket on every request it queues, and at 200 in flight
@@ -77,13 +85,13 @@ class Transport:
     @property
     def client(self) -> httpx.Client:
         if self._client is None:
-            self._client = httpx.Client(**self._client_kwargs())
+            self._client = guard_client(httpx.Client(**self._client_kwargs()))
         return self._client
 
     @property
     def aclient(self) -> httpx.AsyncClient:
         if self._aclient is None:
-            self._aclient = httpx.AsyncClient(**self._client_kwargs())
+            self._aclient = guard_client(httpx.AsyncClient(**self._client_kwargs()))
         return self._aclient
 
     def close(self) -> None:
@@ -123,48 +131,139 @@ class Transport:
             )
         return kwargs
 
-    def _failures(self, url: str) -> mapped_failures:
-        return mapped_failures(self, url, httpx_failure)
+    def _failures(self, url: str, clock: Clock | None = None) -> mapped_failures:
+        return mapped_failures(self, url, httpx_failure, clock)
 
     def _response(self, status: int, headers: Mapping[str, str], body: bytes) -> HttpResponse:
         if status >= 300:
             raise status_error(self, status, headers, body)
         return HttpResponse(status, headers, body)
 
-    def _status_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
-        return status_error(self, status, headers, body)
-
     def invalid_body(self, detail: str, body: bytes | str) -> InvalidResponse:
         return invalid_body(self, detail, body)
+
+    def clock(self, stream: bool = False) -> Clock:
+        """The time one request may take (a stream: until its first event, then between events)."""
+        if not stream:
+            return Clock(self.timeout_s)
+        limits = self.limits
+        return Clock(self.timeout_s, stream=True, idle_s=limits.idle_s, max_s=limits.stream_max_s)
+
+    def decoder(self, headers: Mapping[str, str], limit: int | None = None) -> BodyDecoder:
+        """The body's decoder, counting against `limit` (default: the body limit)."""
+        try:
+            return decoder_for(headers, self.limits.max_body if limit is None else limit)
+        except Unsupported as exc:
+            raise self.unreadable(f"content-encoding {exc}") from None
+
+    def unreadable(self, detail: str) -> InvalidResponse:
+        return InvalidResponse(
+            f"{self.display_name} sent a response construct cannot read: {detail}.",
+            provider=self.provider,
+        )
+
+    def too_large(self, exc: TooLarge) -> InvalidResponse:
+        return too_large(self, exc)
+
+    def _body(self, headers: Mapping[str, str], reads: Iterable[bytes]) -> bytes:
+        decoder = self.decoder(headers)
+        parts: list[bytes] = []
+        try:
+            for data in reads:
+                parts += decoder.feed(data)
+            parts.append(decoder.flush())
+        except TooLarge as exc:
+            raise self.too_large(exc) from None
+        except Unsupported as exc:
+            raise self.unreadable(str(exc)) from None
+        return b"".join(parts)
+
+    def _stream_reads(self, headers: Mapping[str, str], raw: Any) -> Any:
+        """A stream's body reads, decoded when the server compressed them (each decoded
+        piece at most a megabyte, so the framer's event limit bounds a bomb too)."""
+        if not headers.get("content-encoding"):
+            return raw
+        decoder = self.decoder(headers, limit=1 << 62)
+        return (
+            _decoded(raw, decoder, self)
+            if hasattr(raw, "__next__")
+            else _adecoded(raw, decoder, self)
+        )
 
     # -- sending: the sync and async ways differ only in the I/O -------------
 
     def send(self, req: HttpRequest) -> HttpResponse:
-        with self._failures(req.url):
-            r = self.client.request(**self._kwargs(req, req.headers))
-        return self._response(r.status_code, r.headers, r.content)
+        clock = self.clock()
+        with self._failures(req.url, clock):
+            with reading(clock), self.client.stream(**self._kwargs(req, req.headers)) as r:
+                body = self._body(r.headers, r.iter_raw())
+        return self._response(r.status_code, r.headers, body)
 
     async def asend(self, req: HttpRequest) -> HttpResponse:
-        with self._failures(req.url):
-            r = await self.aclient.request(**self._kwargs(req, req.headers))
-        return self._response(r.status_code, r.headers, r.content)
+        clock = self.clock()
+        with self._failures(req.url, clock):
+            with reading(clock):
+                async with self.aclient.stream(**self._kwargs(req, req.headers)) as r:
+                    body = self._body(r.headers, [data async for data in r.aiter_raw()])
+        return self._response(r.status_code, r.headers, body)
 
     @contextlib.contextmanager
-    def stream_chunks(self, req: HttpRequest) -> Iterator[Iterator[Any]]:
+    def stream_chunks(self, req: HttpRequest) -> Iterator[tuple[Iterator[bytes], Clock]]:
         """Open a streamed response; yield an iterator of its body's reads (bytes, for
-        the dialect's framer). An error status is raised before any chunk."""
-        failures = self._failures(req.url)
-        with failures, self.client.stream(**self._kwargs(req, {**SSE_ACCEPT, **req.headers})) as r:
+        the dialect's framer) and the clock bounding them. An error status is raised
+        before any chunk."""
+        clock = self.clock(stream=True)
+        kwargs = self._kwargs(req, {**SSE_ACCEPT, **req.headers})
+        with self._failures(req.url, clock), contextlib.ExitStack() as stack:
+            with reading(clock):
+                r = stack.enter_context(self.client.stream(**kwargs))
+            # The connection reads against this clock until it goes back to the pool.
+            attach(r, clock)
+            stack.callback(attach, r, None)
             if r.status_code >= 300:
-                raise self._status_error(r.status_code, r.headers, r.read())
+                raise self._status_error(
+                    r.status_code, r.headers, self._body(r.headers, r.iter_raw())
+                )
             # The caller reads inside this `with`, so `failures` maps its read errors too.
-            yield r.iter_raw() if _identity(r) else r.iter_bytes()
+            yield self._stream_reads(r.headers, r.iter_raw()), clock
 
     @contextlib.asynccontextmanager
-    async def astream_chunks(self, req: HttpRequest) -> AsyncIterator[AsyncIterator[Any]]:
-        failures = self._failures(req.url)
-        with failures:
-            async with self.aclient.stream(**self._kwargs(req, {**SSE_ACCEPT, **req.headers})) as r:
+    async def astream_chunks(
+        self, req: HttpRequest
+    ) -> AsyncIterator[tuple[AsyncIterator[bytes], Clock]]:
+        clock = self.clock(stream=True)
+        kwargs = self._kwargs(req, {**SSE_ACCEPT, **req.headers})
+        with self._failures(req.url, clock):
+            async with contextlib.AsyncExitStack() as stack:
+                with reading(clock):
+                    r = await stack.enter_async_context(self.aclient.stream(**kwargs))
+                attach(r, clock)
+                stack.callback(attach, r, None)
                 if r.status_code >= 300:
-                    raise self._status_error(r.status_code, r.headers, await r.aread())
-                yield r.aiter_raw() if _identity(r) else r.aiter_bytes()
+                    body = self._body(r.headers, [data async for data in r.aiter_raw()])
+                    raise self._status_error(r.status_code, r.headers, body)
+                yield self._stream_reads(r.headers, r.aiter_raw()), clock
+
+    def _status_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
+        return status_error(self, status, headers, body)
+
+
+def _decoded(raw: Iterator[bytes], decoder: BodyDecoder, peer: Transport) -> Iterator[bytes]:
+    try:
+        for data in raw:
+            yield from decoder.feed(data)
+        yield decoder.flush()
+    except Unsupported as exc:
+        raise peer.unreadable(str(exc)) from None
+
+
+async def _adecoded(
+    raw: AsyncIterator[bytes], decoder: BodyDecoder, peer: Transport
+) -> AsyncIterator[bytes]:
+    try:
+        async for data in raw:
+            for piece in decoder.feed(data):
+                yield piece
+        yield decoder.flush()
+    except Unsupported as exc:
+        raise peer.unreadable(str(exc)) from None

@@ -219,7 +219,12 @@ def test_the_session_keeps_no_key():
         defaults = run(go())
     assert server.requests[0].headers["authorization"] == f"Bearer {KEY}"
     assert KEY not in repr(defaults)
-    assert defaults == {"Content-Type": "application/json", "Accept": "application/json"}
+    # Only what every call sends: the body's type, and the encodings construct decodes.
+    assert defaults == {
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "Accept-Encoding": "gzip, deflate",
+    }
 
 
 def test_import_construct_does_not_import_aiohttp():

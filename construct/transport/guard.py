@@ -1,0 +1,187 @@
+"""Socket reads and writes cut to an exchange's `Clock`, under httpx.
+
+httpx's timeouts are per operation: a read may take `read` seconds, and the next
+read starts the count again, so a server that sends a byte every half second, or
+keep-alive comments forever, holds a call as long as it likes. httpcore lets a pool
+use another network backend; this one wraps the default and gives every read,
+write and connect the smaller of its own timeout and what the exchange's clock has
+left, so a whole attempt, a stream's wait for its first event and its idle time
+between events are all bounded, on the sync and the async client alike.
+
+The clock is found, per operation, on the stream (`clock`, set once the response
+headers are in, for a stream's body) or in a context variable (set around the
+request by the transport): a pooled connection serves one exchange at a time.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from typing import Any
+
+import httpcore  # httpx's own dependency
+
+from .deadlines import Clock
+
+__all__ = ["attach", "current_clock", "guard_client", "reading"]
+
+current_clock: contextvars.ContextVar[Clock | None] = contextvars.ContextVar(
+    "construct_clock", default=None
+)
+
+
+def _cut(clock: Clock | None, timeout: float | None, expired: type[Exception]) -> float | None:
+    if clock is None:
+        clock = current_clock.get()
+        if clock is None:
+            return timeout
+    left = clock.due - time.monotonic()
+    if left <= 0:
+        raise expired(clock.why)
+    return left if timeout is None or left < timeout else timeout
+
+
+class _Stream(httpcore.NetworkStream):
+    __slots__ = ("_inner", "clock")
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+        self.clock: Clock | None = None
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _cut(self.clock, timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _cut(self.clock, timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        cut = _cut(None, timeout, httpcore.ConnectTimeout)
+        return _Stream(self._inner.start_tls(ssl_context, server_hostname, cut))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _AsyncStream(httpcore.AsyncNetworkStream):
+    __slots__ = ("_inner", "clock")
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+        self.clock: Clock | None = None
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, _cut(self.clock, timeout, httpcore.ReadTimeout))
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, _cut(self.clock, timeout, httpcore.WriteTimeout))
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        cut = _cut(None, timeout, httpcore.ConnectTimeout)
+        return _AsyncStream(await self._inner.start_tls(ssl_context, server_hostname, cut))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _Backend(httpcore.NetworkBackend):
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> _Stream:
+        cut = _cut(None, timeout, httpcore.ConnectTimeout)
+        return _Stream(self._inner.connect_tcp(host, port, cut, local_address, socket_options))
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> _Stream:
+        cut = _cut(None, timeout, httpcore.ConnectTimeout)
+        return _Stream(self._inner.connect_unix_socket(path, cut, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class _AsyncBackend(httpcore.AsyncNetworkBackend):
+    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
+        self._inner = inner
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> _AsyncStream:
+        cut = _cut(None, timeout, httpcore.ConnectTimeout)
+        inner = await self._inner.connect_tcp(host, port, cut, local_address, socket_options)
+        return _AsyncStream(inner)
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> _AsyncStream:
+        cut = _cut(None, timeout, httpcore.ConnectTimeout)
+        return _AsyncStream(await self._inner.connect_unix_socket(path, cut, socket_options))
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def guard_client(client: Any) -> Any:
+    """`client` (httpx.Client or AsyncClient) with every pool's backend wrapped.
+
+    httpx builds its pools itself and keeps them private; the backend attribute of
+    httpcore's pools has been stable since httpcore 0.17. If it ever moves, this
+    raises at the client's creation rather than leaving calls unbounded (the tests in
+    tests/transport/test_time_limits.py fail first)."""
+    wrap = _AsyncBackend if hasattr(client, "aclose") else _Backend
+    transports = [client._transport, *client._mounts.values()]
+    for transport in transports:
+        pool = getattr(transport, "_pool", None)
+        if pool is None:  # a mount mapped to no transport, or a caller's own transport
+            continue
+        backend = pool._network_backend
+        if not isinstance(backend, (_Backend, _AsyncBackend)):
+            pool._network_backend = wrap(backend)
+    return client
+
+
+class reading:
+    """Within it, requests on this thread or task are cut to `clock` (until their
+    response headers are in; a stream's body reads then use the stream's own clock)."""
+
+    __slots__ = ("_clock", "_token")
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def __enter__(self) -> None:
+        self._token = current_clock.set(self._clock)
+
+    def __exit__(self, *exc: object) -> None:
+        current_clock.reset(self._token)
+
+
+def attach(response: Any, clock: Clock | None) -> Any:
+    """Give the connection under `response` the clock for its body reads (None: release)."""
+    stream = response.extensions.get("network_stream")
+    if isinstance(stream, (_Stream, _AsyncStream)):
+        stream.clock = clock
+    return stream
