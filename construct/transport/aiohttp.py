@@ -113,7 +113,7 @@ class AiohttpTransport(Transport):
         with self._aio_failures(req.url, clock):
             # aiohttp's own timeouts are per read: the clock bounds the whole exchange.
             async with asyncio.timeout(clock.left()), self._request(req, req.headers) as r:
-                body = self._body(r.headers, [data async for data in r.content.iter_any()])
+                body = await self._abody(r.headers, r.content.iter_any())
         return self._response(r.status, r.headers, body)
 
     @contextlib.asynccontextmanager
@@ -129,8 +129,8 @@ class AiohttpTransport(Transport):
                         self._request(req, {**SSE_ACCEPT, **req.headers})
                     )
                     if r.status >= 300:
-                        reads = [data async for data in r.content.iter_any()]
-                        raise self._status_error(r.status, r.headers, self._body(r.headers, reads))
+                        body = await self._abody(r.headers, r.content.iter_any())
+                        raise self._status_error(r.status, r.headers, body)
                 # The caller reads inside this `with`, so `failures` maps its read errors too.
                 yield self._stream_reads(r.headers, _reads(r.content, clock)), clock
 

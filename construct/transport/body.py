@@ -10,9 +10,17 @@ decodes (`ACCEPT_ENCODING`).
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
 from typing import Any, Final
 
-__all__ = ["ACCEPT_ENCODING", "BodyDecoder", "TooLarge", "Unsupported", "decoder_for"]
+__all__ = [
+    "ACCEPT_ENCODING",
+    "BodyDecoder",
+    "BodyReader",
+    "TooLarge",
+    "Unsupported",
+    "decoder_for",
+]
 
 ACCEPT_ENCODING: Final = "gzip, deflate"
 # Output produced per decompress step: a bomb can only ever cost this much at once.
@@ -51,8 +59,9 @@ class BodyDecoder:
         else:
             raise Unsupported(encoding)
 
-    def feed(self, data: bytes) -> list[bytes]:
-        """The decoded pieces of `data`, each at most a megabyte once inflated."""
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        """The decoded pieces of `data`, each at most a megabyte once inflated, made one
+        at a time: a consumer that stops (a limit reached) stops the inflating too."""
         inflate = self._inflate
         if inflate is _DEFLATE and data:
             # Servers send "deflate" with the zlib header (as RFC 9110 says) and without.
@@ -63,15 +72,15 @@ class BodyDecoder:
             inflate = self._inflate = zlib.decompressobj(wbits)
         if inflate is None or inflate is _DEFLATE:
             self._count(len(data))
-            return [data]
-        pieces = []
+            yield data
+            return
         try:
             piece = inflate.decompress(data, _STEP)
             while True:
                 self._count(len(piece))
-                pieces.append(piece)
+                yield piece
                 if not inflate.unconsumed_tail:
-                    return pieces
+                    return
                 piece = inflate.decompress(inflate.unconsumed_tail, _STEP)
         except zlib.error as exc:
             raise Unsupported(f"corrupt compressed body ({exc})") from None
@@ -94,3 +103,20 @@ def decoder_for(headers: object, limit: int) -> BodyDecoder:
     """The decoder for a response with these headers (httpx's or aiohttp's)."""
     encoding = headers.get("content-encoding", "")  # type: ignore[attr-defined]
     return BodyDecoder(encoding.strip().lower(), limit)
+
+
+class BodyReader:
+    """A whole response body, gathered read by read within the body limit."""
+
+    __slots__ = ("_decoder", "_parts")
+
+    def __init__(self, decoder: BodyDecoder) -> None:
+        self._decoder = decoder
+        self._parts: list[bytes] = []
+
+    def feed(self, data: bytes) -> None:
+        self._parts.extend(self._decoder.feed(data))
+
+    def body(self) -> bytes:
+        self._parts.append(self._decoder.flush())
+        return b"".join(self._parts)

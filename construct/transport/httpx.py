@@ -14,7 +14,7 @@ from typing import Any
 import httpx  # the library: absolute imports never find this module
 
 from ..errors import InvalidResponse, ProviderError
-from .body import ACCEPT_ENCODING, BodyDecoder, TooLarge, Unsupported, decoder_for
+from .body import ACCEPT_ENCODING, BodyDecoder, BodyReader, TooLarge, Unsupported, decoder_for
 from .deadlines import Clock, seconds_left
 from .errors import (
     Failure,
@@ -165,18 +165,28 @@ class Transport:
     def too_large(self, exc: TooLarge) -> InvalidResponse:
         return too_large(self, exc)
 
-    def _body(self, headers: Mapping[str, str], reads: Iterable[bytes]) -> bytes:
-        decoder = self.decoder(headers)
-        parts: list[bytes] = []
+    @contextlib.contextmanager
+    def _reading_body(self, headers: Mapping[str, str]) -> Iterator[BodyReader]:
+        """A reader for a whole body; going over the limit or an unreadable encoding
+        inside it becomes construct's error."""
         try:
-            for data in reads:
-                parts += decoder.feed(data)
-            parts.append(decoder.flush())
+            yield BodyReader(self.decoder(headers))
         except TooLarge as exc:
             raise self.too_large(exc) from None
         except Unsupported as exc:
             raise self.unreadable(str(exc)) from None
-        return b"".join(parts)
+
+    def _body(self, headers: Mapping[str, str], reads: Iterable[bytes]) -> bytes:
+        with self._reading_body(headers) as reader:
+            for data in reads:
+                reader.feed(data)
+            return reader.body()
+
+    async def _abody(self, headers: Mapping[str, str], reads: AsyncIterator[bytes]) -> bytes:
+        with self._reading_body(headers) as reader:
+            async for data in reads:
+                reader.feed(data)
+            return reader.body()
 
     def _stream_reads(self, headers: Mapping[str, str], raw: Any) -> Any:
         """A stream's body reads, decoded when the server compressed them (each decoded
@@ -204,7 +214,7 @@ class Transport:
         with self._failures(req.url, clock):
             with reading(clock):
                 async with self.aclient.stream(**self._kwargs(req, req.headers)) as r:
-                    body = self._body(r.headers, [data async for data in r.aiter_raw()])
+                    body = await self._abody(r.headers, r.aiter_raw())
         return self._response(r.status_code, r.headers, body)
 
     @contextlib.contextmanager
@@ -240,7 +250,7 @@ class Transport:
                 attach(r, clock)
                 stack.callback(attach, r, None)
                 if r.status_code >= 300:
-                    body = self._body(r.headers, [data async for data in r.aiter_raw()])
+                    body = await self._abody(r.headers, r.aiter_raw())
                     raise self._status_error(r.status_code, r.headers, body)
                 yield self._stream_reads(r.headers, r.aiter_raw()), clock
 
