@@ -78,6 +78,22 @@ _HEADER_VALUE = re.compile(
 )
 
 
+# `scheme://user:password@host`: the userinfo of a URL (a `custom:` entry, a base URL) is a
+# credential whatever its shape. Compiled on first use, and tried only on text holding both
+# `://` and `@`: most text scrubbed holds neither.
+_USERINFO_SOURCE = r"(?i)(\b[a-z][a-z0-9+.\-]*://)[^/\s@?#\"'<>\[\]]+@"
+_userinfo: re.Pattern[str] | None = None
+
+
+def _redact_userinfo(text: str) -> str:
+    global _userinfo
+    if "://" not in text or "@" not in text:
+        return text
+    if _userinfo is None:
+        _userinfo = re.compile(_USERINFO_SOURCE)
+    return _userinfo.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
+
+
 def _redact_header(m: re.Match[str]) -> str:
     if m.group(3).startswith(REDACTED):
         return m.group(0)
@@ -160,6 +176,7 @@ def scrub_secret_patterns(text: str) -> str:
     text = str(text)
     if _known_pattern is not None:
         text = _known_pattern.sub(REDACTED, text)
+    text = _redact_userinfo(text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _URL_PARAM.sub(lambda m: m.group(1) + REDACTED, text)
     text = _HEADER_VALUE.sub(_redact_header, text)
@@ -172,3 +189,4 @@ def sanitize_api_error(text: str) -> str:
     if len(text) <= MAX_ERROR_CHARS:
         return text
     return text[:MAX_ERROR_CHARS] + "..."
+
