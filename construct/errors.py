@@ -18,18 +18,21 @@
             └── AllProvidersRateLimited  ... all by rate limits; also a RateLimited (.retry_after)
 
 Messages say what went wrong and what to do, and are scrubbed of secrets when
-the exception is built, so no key reaches a traceback, a log or the CLI.
+the exception is built, so no key reaches a traceback, a log or the CLI. So is
+the exception construct was handling at that moment (and its chain), which
+becomes the new one's `__context__` when it is raised.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .retry_after import parse_retry_after
-from .secrets import sanitize_api_error, scrub_secret_patterns
+from .secrets import sanitize_api_error, scrub_exception_chain, scrub_secret_patterns
 
 __all__ = [
     "AllProvidersFailed",
@@ -59,6 +62,7 @@ class ConstructError(Exception):
     def __init__(self, message: str) -> None:
         # `str()`: callers wrap exceptions (`TransientError(exc)`) as often as strings.
         super().__init__(scrub_secret_patterns(str(message)))
+        _scrub_handled_exception()
 
     @property
     def message(self) -> str:
@@ -76,6 +80,22 @@ class UnknownProvider(ConfigError):
         super().__init__(message)
         self.name = scrub_secret_patterns(name)
         self.suggestions = list(suggestions)
+
+
+def _scrub_handled_exception() -> None:
+    """Scrub the exception construct is handling while it builds this error.
+
+    Raised there, this error gets it as `__context__` (even with `from None`, which only
+    hides it from printers), and its chain holds what the message was built from: the
+    body a JSONDecodeError could not parse (`.doc`), the request an httpx error failed on
+    with its Authorization header. An exception a caller of construct is handling is
+    theirs and left alone: the frame that caught it is not construct's."""
+    handled = sys.exc_info()[1]
+    if handled is None or handled.__traceback__ is None:
+        return
+    catcher = handled.__traceback__.tb_frame.f_globals.get("__name__", "")
+    if catcher == "construct" or catcher.startswith("construct."):
+        scrub_exception_chain(handled)
 
 
 def _cut(text: str, limit: int) -> str:

@@ -13,12 +13,14 @@ Two mechanisms, both needed:
 from __future__ import annotations
 
 import re
+from collections.abc import MutableMapping
 
 __all__ = [
     "Secret",
     "is_credential_header",
     "mask",
     "sanitize_api_error",
+    "scrub_exception_chain",
     "scrub_secret_patterns",
 ]
 
@@ -190,3 +192,49 @@ def sanitize_api_error(text: str) -> str:
         return text
     return text[:MAX_ERROR_CHARS] + "..."
 
+
+def _scrub_headers(holder: object) -> None:
+    # httpx keeps the request it failed on (`exc.request`) with its headers, and so the key:
+    # an error reporter that reads the exception's attributes would find it there.
+    headers = getattr(holder, "headers", None)
+    if not isinstance(headers, MutableMapping):
+        return
+    for name in list(headers):
+        value = headers[name]
+        if not isinstance(value, str):
+            continue
+        clean = REDACTED if is_credential_header(str(name)) else scrub_secret_patterns(value)
+        if clean != value:
+            headers[name] = clean
+
+
+def _scrub_exception(exc: BaseException) -> None:
+    args = tuple(scrub_secret_patterns(a) if isinstance(a, str) else a for a in exc.args)
+    if args != exc.args:
+        exc.args = args
+    for name, value in list(vars(exc).items()):
+        if isinstance(value, str):
+            # `json.JSONDecodeError.doc` is the whole body it could not parse.
+            if (clean := scrub_secret_patterns(value)) != value:
+                setattr(exc, name, clean)
+        elif isinstance(value, list):  # `__notes__`
+            value[:] = [scrub_secret_patterns(v) if isinstance(v, str) else v for v in value]
+        else:
+            _scrub_headers(value)
+
+
+def scrub_exception_chain(exc: BaseException) -> None:
+    """Scrub, in place, `exc` and every exception behind it (`__cause__`, `__context__`):
+    their args, their text attributes, and the headers of a request they keep.
+
+    An error built from another one chains it, and traceback printers and error reporters
+    (Sentry) show the chain and its attributes, so they must hold no key either."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        link = todo.pop()
+        if link is None or id(link) in seen:
+            continue
+        seen.add(id(link))
+        _scrub_exception(link)
+        todo += (link.__cause__, link.__context__)

@@ -14,15 +14,18 @@ import json
 import logging
 import socket
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
 
 from construct import (
+    AuthError,
     ChatMessage,
     ChatRequest,
     ConstructError,
+    InvalidResponse,
+    ProviderRuntimeOptions,
     TransientError,
     create_provider_with_options,
     create_resilient_provider,
@@ -33,6 +36,7 @@ from construct.resilience import ReliableProvider, RouterProvider
 from construct.resilience.attempts import Attempt
 from construct.secrets import Secret, sanitize_api_error, scrub_secret_patterns
 from construct.transport.errors import Failure, connection_error, invalid_body
+from tests.loopback import LoopbackServer, Reply
 
 # The key the provider sends: `sk-` shaped, and known to construct once it is the key.
 CANARY = "sk-LEAKCANARY-0123456789abcdefghijkl"
@@ -194,3 +198,129 @@ def test_warmup_failures_are_logged_with_the_userinfo_masked(caplog) -> None:
         asyncio.run(router.awarmup())
     assert caplog.text.count("warmup of custom:https://[REDACTED]@gw.example.com/v1 failed") == 4
     assert_clean(caplog.text)
+
+
+# -- 3-5. every transport error path, httpx and aiohttp ---------------------------------
+
+MODES = ["httpx", "httpx-async", "aiohttp"]
+
+
+def _echo(request) -> str:
+    """What an echoing server sends back: the key it received, every way it was given."""
+    return f"Authorization: {request.headers.get('authorization')} X-Gateway-Token: " + (
+        request.headers.get("x-gateway-token", "")
+    )
+
+
+def _call(url: str, mode: str, stream: bool = False, **options: Any) -> ConstructError:
+    if mode == "aiohttp":
+        pytest.importorskip("aiohttp")
+    opts = ProviderRuntimeOptions(
+        extra_headers={"X-Gateway-Token": GATEWAY},
+        http_transport="aiohttp" if mode == "aiohttp" else "httpx",
+        **options,
+    )
+    provider = create_provider_with_options(f"custom:{url}/v1", CANARY, opts)
+
+    async def go() -> None:
+        async with provider:
+            if stream:
+                async for _ in provider.astream(HELLO, "m"):
+                    pass
+            else:
+                await provider.achat(HELLO, "m")
+
+    with pytest.raises(ConstructError) as info:
+        if mode == "httpx":
+            with provider:
+                if stream:
+                    list(provider.stream(HELLO, "m"))
+                else:
+                    provider.chat(HELLO, "m")
+        else:
+            asyncio.run(go())
+    return info.value
+
+
+def _served(handler: Callable[[Any], Reply], mode: str, stream: bool = False) -> ConstructError:
+    with LoopbackServer(handler) as server:
+        return _call(server.url, mode, stream)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("mode", MODES)
+def test_connect_error_chain_holds_no_key(mode: str, stream: bool) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    error = _call(f"http://127.0.0.1:{port}", mode, stream)
+    assert isinstance(error, TransientError)
+    assert "could not connect" in error.message
+    assert_error_clean(error)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("mode", MODES)
+def test_dropped_connection_chain_holds_no_key(mode: str, stream: bool) -> None:
+    error = _served(lambda r: Reply(cut_after=0), mode, stream)
+    assert isinstance(error, TransientError)
+    assert_error_clean(error)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_read_error_midway_holds_no_key(mode: str) -> None:
+    def handler(request):
+        return Reply(chunks=[f'{{"echo": "{_echo(request)}'.encode(), b"more"], cut_after=1)
+
+    error = _served(handler, mode)
+    assert isinstance(error, TransientError)
+    assert_error_clean(error)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("status", [401, 404, 429, 500, 503])
+def test_status_errors_echoing_the_key_hold_none(mode: str, stream: bool, status: int) -> None:
+    def handler(request):
+        body = json.dumps({"error": {"message": f"rejected. {_echo(request)}"}})
+        headers = {"www-authenticate": f"Bearer realm={request.headers.get('authorization')}"}
+        return Reply(status, headers, body.encode())
+
+    error = _served(handler, mode, stream)
+    assert error.status == status
+    assert "[REDACTED]" in error.message
+    assert_error_clean(error)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_echoed_gateway_token_in_an_error_body_is_scrubbed(mode: str) -> None:
+    # A gateway echoing the request's headers back in a plain-text 403.
+    def handler(request):
+        echo = "\n".join(f"{k}: {v}" for k, v in request.headers.items())
+        return Reply(403, {"content-type": "text/plain"}, f"forbidden\n{echo}".encode())
+
+    error = _served(handler, mode)
+    assert isinstance(error, AuthError)
+    assert "x-gateway-token: [REDACTED]" in error.message
+    assert_error_clean(error)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_invalid_json_body_echoing_the_key_leaves_no_key_in_the_context(mode: str) -> None:
+    def handler(request):
+        return Reply(body=f"<html>gateway hiccup {_echo(request)}</html>".encode())
+
+    error = _served(handler, mode)
+    assert isinstance(error, InvalidResponse)
+    assert "gateway hiccup" in error.message
+    assert_error_clean(error)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_invalid_stream_event_echoing_the_key_leaves_no_key(mode: str) -> None:
+    def handler(request):
+        line = f"data: {{not json {_echo(request)}\n\n".encode()
+        return Reply(headers={"content-type": "text/event-stream"}, chunks=[line])
+
+    error = _served(handler, mode, stream=True)
+    assert_error_clean(error)
