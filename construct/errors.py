@@ -11,7 +11,7 @@
         │   └── ContextWindowExceeded  the prompt does not fit the model
         ├── ContentBlocked           refused by the provider's content policy
         ├── TransientError           408 / 409 / 424 / 425 / 5xx / 529, timeouts, resets
-        ├── InvalidResponse          a 2xx body construct cannot parse       (retryable)
+        ├── InvalidResponse          a 2xx body construct cannot parse, a 3xx  (retryable)
         ├── StreamInterrupted        a stream broke after its first event (.partial_text)
         ├── ProviderCapabilityError  the provider cannot do what was asked
         └── AllProvidersFailed       every provider and model of a chain failed (.attempts)
@@ -263,6 +263,12 @@ _CONTENT_PATTERNS = (
     "responsibleaipolicyviolation",
 )
 _STATUS_PHRASES = {
+    300: "Multiple Choices",
+    301: "Moved Permanently",
+    302: "Found",
+    303: "See Other",
+    307: "Temporary Redirect",
+    308: "Permanent Redirect",
     400: "Bad Request",
     401: "Unauthorized",
     402: "Payment Required",
@@ -368,6 +374,28 @@ def _advice(cls: type[ProviderError], key_env: Sequence[str]) -> str:
     return "Check the model name and request parameters."
 
 
+def _redirect_message(
+    display_name: str, status: int, phrase: str, headers: Mapping[str, str] | None
+) -> str:
+    # A body naming the model or the parameters says nothing here: the request never
+    # reached the API, and its fix is the URL.
+    location = _header(headers, "location")
+    # Only where it points: a query string may hold a signed token.
+    where = f" to {location.split('?', 1)[0]}" if location else ""
+    return (
+        f"{display_name} API error ({status}{' ' + phrase if phrase else ''}): the server "
+        f"redirected{where}. construct never follows redirects, since the request would "
+        "carry the API key to wherever it points. Set api_url to the final URL."
+    )
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str:
+    if not headers:
+        return ""
+    # httpx's and aiohttp's headers ignore case; a plain dict does not.
+    return (headers.get(name) or headers.get(name.title()) or "").strip()
+
+
 def classify_http_error(
     provider: str,
     display_name: str,
@@ -407,6 +435,13 @@ def classify_http_error(
         cls = InvalidResponse
     retry_after = parse_retry_after(headers, body) if status in (429, 503, 529) else None
     phrase = _STATUS_PHRASES.get(status, "")
+    if 300 <= status < 400:
+        return cls(
+            _redirect_message(display_name, status, phrase, headers),
+            provider=provider,
+            status=status,
+            body=body,
+        )
     # One line: an HTML error page's newlines and indentation say nothing.
     shown = sanitize_api_error(" ".join(detail.split())) or "(empty body)"
     end = " " if shown.endswith((".", "!", "?", "。")) else ". "

@@ -324,3 +324,32 @@ def test_an_invalid_stream_event_echoing_the_key_leaves_no_key(mode: str) -> Non
 
     error = _served(handler, mode, stream=True)
     assert_error_clean(error)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_says_it_is_never_followed(mode: str, stream: bool, status: int) -> None:
+    def handler(request):
+        target = f"https://elsewhere.example/v1/chat/completions?token={CANARY}"
+        return Reply(status, {"location": target}, _echo(request).encode())
+
+    with LoopbackServer(handler) as server:
+        error = _call(server.url, mode, stream)
+    assert len(server.requests) == 1  # not followed
+    assert isinstance(error, InvalidResponse)
+    text = error.message
+    assert "Check the model name" not in text
+    assert "redirected to https://elsewhere.example/v1/chat/completions" in text
+    assert "never follows redirects" in text
+    assert "api_url" in text
+    assert_error_clean(error)
+
+
+def test_a_redirect_without_location_still_says_why() -> None:
+    error = classify_http_error("acme", "Acme AI", 302, "", {})
+    assert error.message == (
+        "Acme AI API error (302 Found): the server redirected. construct never follows "
+        "redirects, since the request would carry the API key to wherever it points. "
+        "Set api_url to the final URL."
+    )
