@@ -208,10 +208,26 @@ def _scrub_headers(holder: object) -> None:
             headers[name] = clean
 
 
+def _scrub_bytes(raw: bytes) -> bytes:
+    # latin-1 maps bytes to characters one to one, so only what is scrubbed changes.
+    text = raw.decode("latin-1")
+    clean = scrub_secret_patterns(text)
+    return raw if clean == text else clean.encode("latin-1", "replace")
+
+
+def _scrub_arg(value: object) -> object:
+    if isinstance(value, str):
+        return scrub_secret_patterns(value)
+    return _scrub_bytes(value) if isinstance(value, bytes) else value
+
+
 def _scrub_exception(exc: BaseException) -> None:
-    args = tuple(scrub_secret_patterns(a) if isinstance(a, str) else a for a in exc.args)
+    args = tuple(_scrub_arg(a) for a in exc.args)
     if args != exc.args:
         exc.args = args
+    if isinstance(exc, UnicodeDecodeError):
+        # `.object` is every byte it was decoding, a whole body, and not in `vars()`.
+        exc.object = _scrub_bytes(exc.object)
     for name, value in list(vars(exc).items()):
         if isinstance(value, str):
             # `json.JSONDecodeError.doc` is the whole body it could not parse.

@@ -317,6 +317,18 @@ def test_an_invalid_json_body_echoing_the_key_leaves_no_key_in_the_context(mode:
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_a_body_that_is_not_utf8_leaves_no_key_in_the_decode_errors(mode: str) -> None:
+    # Not UTF-8: json then guesses another encoding, and each UnicodeDecodeError in the
+    # chain keeps every byte it tried (`.object`, and again in `.args`).
+    def handler(request):
+        return Reply(body=b"\xff\xfe<html>" + _echo(request).encode() + b"\xff")
+
+    error = _served(handler, mode)
+    assert isinstance(error, InvalidResponse)
+    assert_error_clean(error)
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_an_invalid_stream_event_echoing_the_key_leaves_no_key(mode: str) -> None:
     def handler(request):
         line = f"data: {{not json {_echo(request)}\n\n".encode()

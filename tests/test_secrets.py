@@ -374,3 +374,15 @@ def test_scrub_exception_chain_ends_on_a_cycle() -> None:
     a.__context__, b.__context__ = b, a
     scrub_exception_chain(a)
     assert KEYS["groq"] not in str(a)
+
+
+def test_scrub_exception_chain_cleans_the_bytes_a_decode_error_keeps() -> None:
+    key = KEYS["openai"]
+    try:
+        f"\xff{key}".encode("latin-1").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        error = exc
+    scrub_exception_chain(error)
+    assert key.encode() not in error.object
+    assert key not in repr(error)
+    assert REDACTED.encode() in error.object
