@@ -11,25 +11,28 @@
         │   └── ContextWindowExceeded  the prompt does not fit the model
         ├── ContentBlocked           refused by the provider's content policy
         ├── TransientError           408 / 409 / 424 / 425 / 5xx / 529, timeouts, resets
-        ├── InvalidResponse          a 2xx body construct cannot parse       (retryable)
+        ├── InvalidResponse          a 2xx body construct cannot parse, a 3xx  (retryable)
         ├── StreamInterrupted        a stream broke after its first event (.partial_text)
         ├── ProviderCapabilityError  the provider cannot do what was asked
         └── AllProvidersFailed       every provider and model of a chain failed (.attempts)
             └── AllProvidersRateLimited  ... all by rate limits; also a RateLimited (.retry_after)
 
 Messages say what went wrong and what to do, and are scrubbed of secrets when
-the exception is built, so no key reaches a traceback, a log or the CLI.
+the exception is built, so no key reaches a traceback, a log or the CLI. So is
+the exception construct was handling at that moment (and its chain), which
+becomes the new one's `__context__` when it is raised.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .retry_after import parse_retry_after
-from .secrets import sanitize_api_error, scrub_secret_patterns
+from .secrets import sanitize_api_error, scrub_exception_chain, scrub_secret_patterns
 
 __all__ = [
     "AllProvidersFailed",
@@ -59,6 +62,7 @@ class ConstructError(Exception):
     def __init__(self, message: str) -> None:
         # `str()`: callers wrap exceptions (`TransientError(exc)`) as often as strings.
         super().__init__(scrub_secret_patterns(str(message)))
+        _scrub_handled_exception()
 
     @property
     def message(self) -> str:
@@ -76,6 +80,22 @@ class UnknownProvider(ConfigError):
         super().__init__(message)
         self.name = scrub_secret_patterns(name)
         self.suggestions = list(suggestions)
+
+
+def _scrub_handled_exception() -> None:
+    """Scrub the exception construct is handling while it builds this error.
+
+    Raised there, this error gets it as `__context__` (even with `from None`, which only
+    hides it from printers), and its chain holds what the message was built from: the
+    body a JSONDecodeError could not parse (`.doc`), the request an httpx error failed on
+    with its Authorization header. An exception a caller of construct is handling is
+    theirs and left alone: the frame that caught it is not construct's."""
+    handled = sys.exc_info()[1]
+    if handled is None or handled.__traceback__ is None:
+        return
+    catcher = handled.__traceback__.tb_frame.f_globals.get("__name__", "")
+    if catcher == "construct" or catcher.startswith("construct."):
+        scrub_exception_chain(handled)
 
 
 def _cut(text: str, limit: int) -> str:
@@ -243,6 +263,12 @@ _CONTENT_PATTERNS = (
     "responsibleaipolicyviolation",
 )
 _STATUS_PHRASES = {
+    300: "Multiple Choices",
+    301: "Moved Permanently",
+    302: "Found",
+    303: "See Other",
+    307: "Temporary Redirect",
+    308: "Permanent Redirect",
     400: "Bad Request",
     401: "Unauthorized",
     402: "Payment Required",
@@ -348,6 +374,28 @@ def _advice(cls: type[ProviderError], key_env: Sequence[str]) -> str:
     return "Check the model name and request parameters."
 
 
+def _redirect_message(
+    display_name: str, status: int, phrase: str, headers: Mapping[str, str] | None
+) -> str:
+    # A body naming the model or the parameters says nothing here: the request never
+    # reached the API, and its fix is the URL.
+    location = _header(headers, "location")
+    # Only where it points: a query string may hold a signed token.
+    where = f" to {location.split('?', 1)[0]}" if location else ""
+    return (
+        f"{display_name} API error ({status}{' ' + phrase if phrase else ''}): the server "
+        f"redirected{where}. construct never follows redirects, since the request would "
+        "carry the API key to wherever it points. Set api_url to the final URL."
+    )
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str:
+    if not headers:
+        return ""
+    # httpx's and aiohttp's headers ignore case; a plain dict does not.
+    return (headers.get(name) or headers.get(name.title()) or "").strip()
+
+
 def classify_http_error(
     provider: str,
     display_name: str,
@@ -387,6 +435,13 @@ def classify_http_error(
         cls = InvalidResponse
     retry_after = parse_retry_after(headers, body) if status in (429, 503, 529) else None
     phrase = _STATUS_PHRASES.get(status, "")
+    if 300 <= status < 400:
+        return cls(
+            _redirect_message(display_name, status, phrase, headers),
+            provider=provider,
+            status=status,
+            body=body,
+        )
     # One line: an HTML error page's newlines and indentation say nothing.
     shown = sanitize_api_error(" ".join(detail.split())) or "(empty body)"
     end = " " if shown.endswith((".", "!", "?", "。")) else ". "

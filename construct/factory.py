@@ -31,7 +31,7 @@ from .registry import (
     split_profile,
     with_profile,
 )
-from .secrets import Secret, is_credential_header, mask
+from .secrets import Secret, is_credential_header, mask, scrub_secret_patterns
 from .transport import Limits
 
 if TYPE_CHECKING:
@@ -243,7 +243,8 @@ def create_resilient_provider_with_options(
     seen = {primary.strip().lower()}
     for entry in rel.fallback_providers:
         if entry.strip().lower() in seen:
-            log.warning("Skipping duplicate fallback provider %r", entry)
+            # An entry may be `custom:https://user:password@host`: its userinfo is masked.
+            log.warning("Skipping duplicate fallback provider %r", scrub_secret_patterns(entry))
             continue
         seen.add(entry.strip().lower())
         name, profile = split_profile(entry)
@@ -252,7 +253,11 @@ def create_resilient_provider_with_options(
         except ConfigError as exc:
             if profile is not None:
                 raise  # an auth profile the user named: refused aloud, never skipped
-            log.warning("Ignoring fallback provider %r that cannot be built: %s", entry, exc)
+            log.warning(
+                "Ignoring fallback provider %r that cannot be built: %s",
+                scrub_secret_patterns(entry),
+                exc,
+            )
             continue
         chain.append((entry, provider))
     return ReliableProvider(
@@ -330,7 +335,11 @@ def create_routed_provider_with_options(
                     replace(_fallback_options(opts, None), default_model=None),
                 )
             except ConfigError as exc:
-                log.warning("Ignoring routed provider %r that cannot be built: %s", name, exc)
+                log.warning(
+                    "Ignoring routed provider %r that cannot be built: %s",
+                    scrub_secret_patterns(name),
+                    exc,
+                )
                 continue
         built.append((name, provider))
     usable = {name for name, _ in built}

@@ -13,12 +13,14 @@ Two mechanisms, both needed:
 from __future__ import annotations
 
 import re
+from collections.abc import MutableMapping
 
 __all__ = [
     "Secret",
     "is_credential_header",
     "mask",
     "sanitize_api_error",
+    "scrub_exception_chain",
     "scrub_secret_patterns",
 ]
 
@@ -76,6 +78,22 @@ _HEADER_VALUE = re.compile(
     r"(?:(bearer|basic|token|digest|negotiate|apikey|key|aws4-hmac-sha256)\s+)?"
     r"([^\s\"',}]+)"
 )
+
+
+# `scheme://user:password@host`: the userinfo of a URL (a `custom:` entry, a base URL) is a
+# credential whatever its shape. Compiled on first use, and tried only on text holding both
+# `://` and `@`: most text scrubbed holds neither.
+_USERINFO_SOURCE = r"(?i)(\b[a-z][a-z0-9+.\-]*://)[^/\s@?#\"'<>\[\]]+@"
+_userinfo: re.Pattern[str] | None = None
+
+
+def _redact_userinfo(text: str) -> str:
+    global _userinfo
+    if "://" not in text or "@" not in text:
+        return text
+    if _userinfo is None:
+        _userinfo = re.compile(_USERINFO_SOURCE)
+    return _userinfo.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
 
 
 def _redact_header(m: re.Match[str]) -> str:
@@ -160,6 +178,7 @@ def scrub_secret_patterns(text: str) -> str:
     text = str(text)
     if _known_pattern is not None:
         text = _known_pattern.sub(REDACTED, text)
+    text = _redact_userinfo(text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _URL_PARAM.sub(lambda m: m.group(1) + REDACTED, text)
     text = _HEADER_VALUE.sub(_redact_header, text)
@@ -172,3 +191,66 @@ def sanitize_api_error(text: str) -> str:
     if len(text) <= MAX_ERROR_CHARS:
         return text
     return text[:MAX_ERROR_CHARS] + "..."
+
+
+def _scrub_headers(holder: object) -> None:
+    # httpx keeps the request it failed on (`exc.request`) with its headers, and so the key:
+    # an error reporter that reads the exception's attributes would find it there.
+    headers = getattr(holder, "headers", None)
+    if not isinstance(headers, MutableMapping):
+        return
+    for name in list(headers):
+        value = headers[name]
+        if not isinstance(value, str):
+            continue
+        clean = REDACTED if is_credential_header(str(name)) else scrub_secret_patterns(value)
+        if clean != value:
+            headers[name] = clean
+
+
+def _scrub_bytes(raw: bytes) -> bytes:
+    # latin-1 maps bytes to characters one to one, so only what is scrubbed changes.
+    text = raw.decode("latin-1")
+    clean = scrub_secret_patterns(text)
+    return raw if clean == text else clean.encode("latin-1", "replace")
+
+
+def _scrub_arg(value: object) -> object:
+    if isinstance(value, str):
+        return scrub_secret_patterns(value)
+    return _scrub_bytes(value) if isinstance(value, bytes) else value
+
+
+def _scrub_exception(exc: BaseException) -> None:
+    args = tuple(_scrub_arg(a) for a in exc.args)
+    if args != exc.args:
+        exc.args = args
+    if isinstance(exc, UnicodeDecodeError):
+        # `.object` is every byte it was decoding, a whole body, and not in `vars()`.
+        exc.object = _scrub_bytes(exc.object)
+    for name, value in list(vars(exc).items()):
+        if isinstance(value, str):
+            # `json.JSONDecodeError.doc` is the whole body it could not parse.
+            if (clean := scrub_secret_patterns(value)) != value:
+                setattr(exc, name, clean)
+        elif isinstance(value, list):  # `__notes__`
+            value[:] = [scrub_secret_patterns(v) if isinstance(v, str) else v for v in value]
+        else:
+            _scrub_headers(value)
+
+
+def scrub_exception_chain(exc: BaseException) -> None:
+    """Scrub, in place, `exc` and every exception behind it (`__cause__`, `__context__`):
+    their args, their text attributes, and the headers of a request they keep.
+
+    An error built from another one chains it, and traceback printers and error reporters
+    (Sentry) show the chain and its attributes, so they must hold no key either."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        link = todo.pop()
+        if link is None or id(link) in seen:
+            continue
+        seen.add(id(link))
+        _scrub_exception(link)
+        todo += (link.__cause__, link.__context__)

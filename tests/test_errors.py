@@ -596,3 +596,25 @@ def test_gemini_bad_key_400_is_an_auth_error():
     assert (
         type(classify_http_error("x", "X", 400, '{"error": {"message": "bad"}}')) is InvalidRequest
     )
+
+
+def test_an_exception_the_caller_is_handling_is_left_alone() -> None:
+    # Only what construct itself caught is scrubbed (tests/test_leaks.py covers that over
+    # real sockets); a caller's own exception is theirs.
+    key = "sk-caller-owned-0123456789"
+    try:
+        raise ValueError(f"the caller's {key}")
+    except ValueError as mine:
+        error = ProviderError(f"built while handling {key}")
+        assert key in str(mine)
+    assert key not in str(error)
+
+
+@pytest.mark.parametrize("status", [300, 301, 302, 303, 307, 308])
+def test_a_redirect_names_its_target_and_the_fix(status: int) -> None:
+    error = classify(status, "<html>Moved</html>", {"Location": "https://new.example/v1?sig=abc"})
+    assert isinstance(error, InvalidResponse)
+    assert "redirected to https://new.example/v1." in error.message
+    assert "sig=" not in error.message
+    assert "never follows redirects" in error.message and "api_url" in error.message
+    assert "model name" not in error.message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import pickle
 
@@ -15,6 +16,7 @@ from construct.secrets import (
     is_credential_header,
     mask,
     sanitize_api_error,
+    scrub_exception_chain,
     scrub_secret_patterns,
 )
 
@@ -339,3 +341,48 @@ def test_credential_headers(name: str) -> None:
 )
 def test_ordinary_headers_are_not_credentials(name: str) -> None:
     assert not is_credential_header(name)
+
+
+def test_scrub_exception_chain_cleans_args_attributes_and_request_headers() -> None:
+    import httpx
+
+    key = KEYS["openai-project"]
+    request = httpx.Request(
+        "POST",
+        "https://api.example.com/v1",
+        headers={"Authorization": f"Bearer {key}", "X-Gateway-Token": "gw-token-0123456789"},
+    )
+    try:
+        json.loads(f"<html>echo {key}</html>")
+    except ValueError as exc:
+        decode = exc
+    connect = httpx.ConnectError(f"refused while sending {key}", request=request)
+    connect.__context__ = decode
+    connect.add_note(f"note {key}")
+    scrub_exception_chain(connect)
+    assert key not in str(connect) and key not in connect.__notes__[0]
+    assert decode.doc == f"<html>echo {REDACTED}</html>"
+    # The request stays an httpx.Request, its credentials masked.
+    assert connect.request is request
+    assert request.headers["authorization"] == REDACTED
+    assert request.headers["x-gateway-token"] == REDACTED
+    assert request.url == "https://api.example.com/v1"
+
+
+def test_scrub_exception_chain_ends_on_a_cycle() -> None:
+    a, b = ValueError(f"a {KEYS['groq']}"), ValueError("b")
+    a.__context__, b.__context__ = b, a
+    scrub_exception_chain(a)
+    assert KEYS["groq"] not in str(a)
+
+
+def test_scrub_exception_chain_cleans_the_bytes_a_decode_error_keeps() -> None:
+    key = KEYS["openai"]
+    try:
+        f"\xff{key}".encode("latin-1").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        error = exc
+    scrub_exception_chain(error)
+    assert key.encode() not in error.object
+    assert key not in repr(error)
+    assert REDACTED.encode() in error.object

@@ -31,7 +31,7 @@ from ..errors import (
     TransientError,
 )
 from ..providers.base import Provider
-from ..secrets import Secret
+from ..secrets import Secret, scrub_secret_patterns
 from ..transport import deadline
 from ..types import ChatRequest, ChatResponse, ModelEntry, ProviderCapabilities, StreamEvent
 from .attempts import Attempt, failure_message
@@ -262,14 +262,14 @@ class ReliableProvider(Provider):
             try:
                 provider.warmup()
             except ConstructError as exc:
-                log.warning("warmup of %s failed: %s", name, exc)
+                log.warning("warmup of %s failed: %s", scrub_secret_patterns(name), exc)
 
     async def awarmup(self) -> None:
         for name, provider in self._providers:
             try:
                 await provider.awarmup()
             except ConstructError as exc:
-                log.warning("warmup of %s failed: %s", name, exc)
+                log.warning("warmup of %s failed: %s", scrub_secret_patterns(name), exc)
 
     def close(self) -> None:
         for _, provider in self._providers:

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import ConfigError, ConstructError, InvalidRequest
 from ..providers.base import Provider
-from ..secrets import Secret, mask
+from ..secrets import Secret, mask, scrub_secret_patterns
 from ..types import ChatRequest, ChatResponse, ModelEntry, ProviderCapabilities, StreamEvent
 
 __all__ = ["Route", "RouterProvider"]
@@ -174,14 +174,14 @@ class RouterProvider(Provider):
             try:
                 provider.warmup()
             except ConstructError as exc:
-                log.warning("warmup of %s failed: %s", name, exc)
+                log.warning("warmup of %s failed: %s", scrub_secret_patterns(name), exc)
 
     async def awarmup(self) -> None:
         for name, provider in self._providers.items():
             try:
                 await provider.awarmup()
             except ConstructError as exc:
-                log.warning("warmup of %s failed: %s", name, exc)
+                log.warning("warmup of %s failed: %s", scrub_secret_patterns(name), exc)
 
     def close(self) -> None:
         for provider in self._providers.values():
