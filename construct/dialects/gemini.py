@@ -56,7 +56,7 @@ from ..types import (
     new_tool_call_id,
 )
 from .base import BaseDialect
-from .common import load_event, promote_tool_use
+from .common import json_text, load_event, malformed, promote_tool_use
 
 if TYPE_CHECKING:
     from ..options import ProviderRuntimeOptions
@@ -258,20 +258,23 @@ class Gemini(BaseDialect):
         for part in parts if isinstance(parts, list) else ():
             if not isinstance(part, dict):
                 continue
-            call = decode_function_call(part)
+            call = decode_function_call(part, self.settings)
             if call is not None:
                 calls.append(call)
             elif isinstance(part.get("text"), str):
                 (reasoning if part.get("thought") else text).append(part["text"])
         finish = candidate.get("finishReason")
+        if finish is not None and not isinstance(finish, str):
+            raise malformed(self.settings, "candidates[0].finishReason", finish, "a string")
         self.check_finish(finish, candidate, bool(text or calls))
+        served = data.get("modelVersion")
         return ChatResponse(
             text="".join(text),
             tool_calls=tuple(calls),
             usage=decode_usage(data.get("usageMetadata")),
             stop_reason=stop_reason(finish, bool(calls)),
             reasoning_content="".join(reasoning) or None,
-            model=data.get("modelVersion") or model,
+            model=served if isinstance(served, str) and served else model,
             provider=self.settings.provider,
         )
 
@@ -308,6 +311,8 @@ class Gemini(BaseDialect):
         if not reason:
             return None
         s = self.settings
+        if not isinstance(reason, str):
+            raise malformed(s, "promptFeedback.blockReason", reason, "a string")
         detail = feedback.get("blockReasonMessage")
         return ContentBlocked(
             f"{s.display_name} blocked the prompt ({reason})"
@@ -371,7 +376,7 @@ class Gemini(BaseDialect):
                 status = code
             elif isinstance(error.get("status"), str):
                 status = _RPC_STATUS.get(error["status"], 500)
-        body = error if isinstance(error, str) else json.dumps({"error": error})
+        body = error if isinstance(error, str) else json_text({"error": error}, s, "error")
         return classify_http_error(s.provider, s.display_name, status, body)
 
 
@@ -407,8 +412,9 @@ class GeminiStreamParser:
             return []
         if chunk.get("error"):
             raise self._dialect.embedded_error(chunk["error"])
-        if chunk.get("modelVersion"):
-            self._model = chunk["modelVersion"]
+        model = chunk.get("modelVersion")
+        if model and isinstance(model, str):
+            self._model = model
         usage = decode_usage(chunk.get("usageMetadata"))
         if usage is not None:
             self._usage = usage
@@ -432,7 +438,7 @@ class GeminiStreamParser:
         return events
 
     def _part(self, part: dict[str, Any], events: list[StreamEvent]) -> None:
-        call = decode_function_call(part)
+        call = decode_function_call(part, self._dialect.settings)
         if call is not None:
             # Gemini sends each call whole in one part: no assembly needed.
             self._calls.append(call)
@@ -710,7 +716,7 @@ def merge_extra(body: dict[str, Any], generation: dict[str, Any], extra: Mapping
 # -- decoding -----------------------------------------------------------------------------
 
 
-def decode_function_call(part: Mapping[str, Any]) -> ToolCall | None:
+def decode_function_call(part: Mapping[str, Any], settings: GeminiSettings) -> ToolCall | None:
     call = part.get("functionCall")
     if not isinstance(call, dict) or not isinstance(call.get("name"), str) or not call["name"]:
         return None
@@ -722,7 +728,7 @@ def decode_function_call(part: Mapping[str, Any]) -> ToolCall | None:
             call_id or new_tool_call_id(), signature if isinstance(signature, str) else None
         ),
         name=call["name"],
-        arguments=json.dumps(args if isinstance(args, dict) else {}),
+        arguments=json_text(args if isinstance(args, dict) else {}, settings, "functionCall.args"),
     )
 
 
