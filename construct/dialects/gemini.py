@@ -476,10 +476,20 @@ class GeminiStreamFramer:
     reports an error after the stream has begun.
     """
 
-    __slots__ = ("_decoder", "_depth", "_escaped", "_in_string", "_partial", "_raw", "_sse")
+    __slots__ = (
+        "_decoder",
+        "_depth",
+        "_escaped",
+        "_in_string",
+        "_partial",
+        "_raw",
+        "_sse",
+        "_started",
+    )
 
     def __init__(self) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._started = False  # the body's first character has been read
         self._partial = ""
         self._sse = SSEDecoder()
         self._raw: list[str] = []
@@ -490,10 +500,15 @@ class GeminiStreamFramer:
     def feed(self, chunk: bytes | str) -> list[str]:
         # A str is a line a text transport already split off (without its terminator).
         text = chunk + "\n" if isinstance(chunk, str) else self._decoder.decode(chunk)
+        if not self._started:
+            text = self._without_bom(text)
         return self._lines(text, final=False)
 
     def flush(self) -> list[str]:
-        payloads = self._lines(self._decoder.decode(b"", final=True), final=True)
+        text = self._decoder.decode(b"", final=True)
+        if not self._started:
+            text = self._without_bom(text)
+        payloads = self._lines(text, final=True)
         event = self._sse.flush()
         if event is not None:
             payloads.append(event[1])
@@ -506,6 +521,15 @@ class GeminiStreamFramer:
                 return payloads  # cut short: the parser sees an incomplete stream
             payloads.append(raw)
         return payloads
+
+    def _without_bom(self, text: str) -> str:
+        # A byte order mark opening the body is dropped, as SSE says (HTML §9.2.5); left in,
+        # it turns the first line into an unknown field and the first event is lost.
+        if text:
+            self._started = True
+            if text[0] == "\ufeff":
+                return text[1:]
+        return text
 
     def _lines(self, text: str, *, final: bool) -> list[str]:
         text = self._partial + text
