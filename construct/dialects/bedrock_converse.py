@@ -44,7 +44,7 @@ from ..types import (
     new_tool_call_id,
 )
 from .base import BaseDialect
-from .common import count, json_text, load_event, malformed, promote_tool_use
+from .common import count, excerpt, json_text, load_event, malformed, promote_tool_use
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
@@ -338,7 +338,7 @@ class BedrockConverse(BaseDialect):
     def encode_image(self, url: str) -> dict[str, Any]:
         name = self.settings.display_name
         if not url.startswith("data:"):
-            host = urlsplit(url).hostname or url[:40]
+            host = urlsplit(url).hostname or excerpt(url, 40)
             raise self._invalid(
                 f"{name} takes images as bytes, not URLs: the Converse API does not fetch "
                 f"images (got a URL on {host}). Download the image and pass it as a data: URI "

@@ -56,7 +56,7 @@ from ..types import (
     new_tool_call_id,
 )
 from .base import BaseDialect
-from .common import json_text, load_event, malformed, promote_tool_use
+from .common import excerpt, json_text, load_event, malformed, promote_tool_use
 
 if TYPE_CHECKING:
     from ..options import ProviderRuntimeOptions
@@ -694,7 +694,7 @@ def encode_image(url: str, provider: str = "gemini") -> dict[str, Any]:
             raw = unquote_to_bytes(payload)
     except (ValueError, binascii.Error):
         raise InvalidRequest(
-            f"Image data URI is malformed ({url[:40]}...); expected data:<mime>;base64,<data>",
+            f"Image data URI is malformed ({excerpt(url, 40)}); expected data:<mime>;base64,<data>",
             provider=provider,
         ) from None
     return {"inlineData": {"mimeType": mime, "data": base64.b64encode(raw).decode("ascii")}}

@@ -42,7 +42,15 @@ from ..types import (
     new_tool_call_id,
 )
 from .base import Recovery, SwitchableTools
-from .common import StreamedText, count, json_text, load_event, malformed, promote_tool_use
+from .common import (
+    StreamedText,
+    count,
+    excerpt,
+    json_text,
+    load_event,
+    malformed,
+    promote_tool_use,
+)
 from .prompt_tools import parse_tool_calls, render_prompt_guided
 from .think import split_think
 
@@ -505,7 +513,7 @@ def _image_data(url: str, provider: str, display_name: str) -> str:
             provider=provider,
         )
     raise InvalidRequest(
-        f"{display_name} cannot fetch images from URLs ({url.split('?', 1)[0][:80]}): "
+        f"{display_name} cannot fetch images from URLs ({excerpt(url.split('?', 1)[0], 80)}): "
         "download the image and pass it as a data: URI (data:image/png;base64,...).",
         provider=provider,
     )

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from construct.dialects import gemini, ollama
 from construct.dialects.anthropic_messages import AnthropicMessages, MessagesSettings
 from construct.dialects.azure_openai import AzureOpenAIChat, AzureSettings
 from construct.dialects.bedrock_converse import BedrockConverse, BedrockSettings
@@ -25,7 +26,8 @@ from construct.dialects.gemini import Gemini, GeminiSettings
 from construct.dialects.ollama import Ollama, OllamaSettings
 from construct.dialects.openai_chat import ChatSettings, OpenAIChat
 from construct.dialects.openai_responses import OpenAIResponses, ResponsesSettings
-from construct.errors import ConstructError
+from construct.errors import ConstructError, InvalidResponse
+from construct.secrets import Secret
 from construct.transport.aws_eventstream import EventMessage
 from construct.types import (
     ChatMessage,
@@ -726,3 +728,58 @@ def test_malformed_stream_events_raise_construct_errors(case: Case) -> None:
     )
     failures = _failures(runs)
     assert not failures, _report(failures)
+
+
+# -- what the errors say -------------------------------------------------------------------------
+
+# A key construct holds (so scrubbed literally, whatever its shape) that no pattern knows.
+CANARY = Secret("LEAKCANARYplaintext0123456789")
+
+
+def _straddling(cut: int) -> str:
+    """Text in which the canary key starts a few characters before position `cut`."""
+    return "x" * (cut - 4) + CANARY.reveal() + " and the rest of a long error page" * 20
+
+
+def test_a_key_across_the_cut_of_a_stream_event_is_never_printed_in_part():
+    parser = _chat().stream_parser(REQUEST, "m")
+    with pytest.raises(InvalidResponse) as raised:
+        parser.feed("<html>" + _straddling(200 - 6))
+    message = str(raised.value)
+    assert "not JSON" in message
+    assert "LEAK" not in message and "plaintext" not in message and "[RED" in message
+
+
+@pytest.mark.parametrize(
+    ("encode", "cut"),
+    [
+        (lambda url: gemini.encode_image(url), 40),
+        (
+            lambda url: ollama.encode_messages([ChatMessage.user("x", [url])], "ollama", "Ollama"),
+            80,
+        ),
+    ],
+)
+def test_a_key_across_the_cut_of_an_image_url_is_never_printed_in_part(encode, cut):
+    url = "data:image/png;base64;" if cut == 40 else "https://"
+    with pytest.raises(ConstructError) as raised:
+        encode(url + _straddling(cut - len(url)).replace(" ", "-"))
+    assert "LEAK" not in str(raised.value) and "plaintext" not in str(raised.value)
+    assert "[RED" in str(raised.value)
+
+
+def test_json_nested_too_deep_to_read_is_an_invalid_response():
+    parser = _chat().stream_parser(REQUEST, "m")
+    with pytest.raises(InvalidResponse, match="nested too deep"):
+        parser.feed("[" * DEEP + "]" * DEEP)
+
+
+def test_a_malformed_value_is_named_with_its_type_and_a_scrubbed_excerpt():
+    body = json.loads(json.dumps(CHAT_BODIES[0]))
+    body["choices"][0]["finish_reason"] = ["stop", CANARY.reveal()]
+    with pytest.raises(InvalidResponse) as raised:
+        _chat().parse_chat(body, "m")
+    message = str(raised.value)
+    assert "`choices[0].finish_reason` is an array" in message
+    assert '["stop", "[REDACTED]"]' in message and "a string belongs" in message
+    assert "LEAK" not in message and raised.value.provider == "acme"
