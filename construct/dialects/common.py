@@ -11,6 +11,7 @@ from ..types import ModelEntry, StopReason, StreamEvent
 from .think import TagSplitter
 
 __all__ = [
+    "MALFORMED",
     "StreamedText",
     "count",
     "excerpt",
@@ -20,6 +21,7 @@ __all__ = [
     "malformed",
     "openai_models",
     "promote_tool_use",
+    "unreadable",
     "valid_json",
 ]
 
@@ -108,6 +110,21 @@ def malformed(settings: Any, where: str, value: Any, expected: str = "") -> Inva
         "The server broke its own API; retry, and report it to the server's operator if "
         "it persists.",
         provider=settings.provider,
+    )
+
+
+# What reading code raises on a shape it did not check for. The dialects check the shapes
+# they rely on; the provider turns these into InvalidResponse as a last resort (`unreadable`).
+MALFORMED = (TypeError, AttributeError, KeyError, IndexError, ValueError, RecursionError)
+
+
+def unreadable(provider: str, display_name: str, exc: BaseException) -> InvalidResponse:
+    """The error for a response a dialect failed to read with `exc` (one of MALFORMED)."""
+    detail = excerpt(f"{type(exc).__name__}: {exc}", 200)
+    return InvalidResponse(
+        f"{display_name} sent a malformed response that construct could not read ({detail}). "
+        "Retry, and report it to the server's operator if it persists.",
+        provider=provider,
     )
 
 

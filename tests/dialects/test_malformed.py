@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import respx
 
+from construct import StreamInterrupted, create_provider
 from construct.dialects import gemini, ollama
 from construct.dialects.anthropic_messages import AnthropicMessages, MessagesSettings
 from construct.dialects.azure_openai import AzureOpenAIChat, AzureSettings
@@ -27,6 +29,7 @@ from construct.dialects.ollama import Ollama, OllamaSettings
 from construct.dialects.openai_chat import ChatSettings, OpenAIChat
 from construct.dialects.openai_responses import OpenAIResponses, ResponsesSettings
 from construct.errors import ConstructError, InvalidResponse
+from construct.providers.http import _StreamRun
 from construct.secrets import Secret
 from construct.transport.aws_eventstream import EventMessage
 from construct.types import (
@@ -783,3 +786,68 @@ def test_a_malformed_value_is_named_with_its_type_and_a_scrubbed_excerpt():
     assert "`choices[0].finish_reason` is an array" in message
     assert '["stop", "[REDACTED]"]' in message and "a string belongs" in message
     assert "LEAK" not in message and raised.value.provider == "acme"
+
+
+# -- the provider's last resort --------------------------------------------------------------
+
+
+def test_a_body_nested_too_deep_to_read_is_an_invalid_response():
+    provider = create_provider("groq", "k-0123456789")
+    with respx.mock() as mock:
+        mock.route().respond(200, text="[" * DEEP + "]" * DEEP)
+        with pytest.raises(InvalidResponse, match="Groq returned a response construct cannot"):
+            provider.chat(ChatRequest((ChatMessage.user("hi"),)), "m")
+
+
+def test_a_shape_the_dialect_did_not_check_becomes_an_invalid_response(monkeypatch):
+    def trip(self, data, model):
+        return data["no such field"]
+
+    monkeypatch.setattr(OpenAIChat, "parse_chat", trip)
+    provider = create_provider("groq", "k-0123456789")
+    with respx.mock() as mock:
+        mock.route().respond(200, json={"choices": []})
+        with pytest.raises(InvalidResponse) as raised:
+            provider.chat(ChatRequest((ChatMessage.user("hi"),)), "m")
+    assert raised.value.provider == "groq" and raised.value.is_retryable
+    assert "Groq sent a malformed response" in str(raised.value)
+    assert "KeyError: 'no such field'" in str(raised.value)
+
+
+class _Reads:
+    def feed(self, chunk):
+        return list(chunk)
+
+    def flush(self):
+        return []
+
+
+class _Trips:
+    """A stream parser that trips on `bad` as a dialect bug would."""
+
+    complete = True
+    partial_text = "Hel"
+
+    def feed(self, payload):
+        if payload == "bad":
+            raise TypeError("unhashable type: 'list'")
+        return [StreamEvent.text(payload)]
+
+    def finish(self):
+        raise AttributeError("'int' object has no attribute 'get'")
+
+
+@pytest.mark.parametrize("reads", [[["Hel"], ["bad"]], [["Hel", "bad"], ["more"]]])
+def test_a_stream_parser_tripping_after_output_is_a_stream_interrupted(reads):
+    run = _StreamRun(_Trips(), _Reads(), create_provider("groq", "k-0123456789"))
+    assert run.chunk(reads[0]) == [StreamEvent.text("Hel")]
+    with pytest.raises(InvalidResponse, match="TypeError: unhashable type") as raised:
+        run.chunk(reads[1])
+    failure = run.failed(raised.value)
+    assert isinstance(failure, StreamInterrupted) and failure.partial_text == "Hel"
+
+
+def test_a_stream_parser_tripping_at_the_end_is_an_invalid_response():
+    run = _StreamRun(_Trips(), _Reads(), create_provider("groq", "k-0123456789"))
+    with pytest.raises(InvalidResponse, match="AttributeError"):
+        run.end()
