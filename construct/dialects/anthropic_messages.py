@@ -37,7 +37,7 @@ from ..types import (
     new_tool_call_id,
 )
 from .base import BaseDialect
-from .common import load_event
+from .common import count, json_text, load_event, malformed
 
 if TYPE_CHECKING:
     from ..options import ProviderRuntimeOptions
@@ -310,13 +310,13 @@ class AnthropicMessages(BaseDialect):
             elif kind == "tool_use" and block.get("name"):
                 calls.append(
                     ToolCall(
-                        id=block.get("id") or new_tool_call_id(),
-                        name=block["name"],
-                        arguments=json.dumps(block.get("input") or {}),
+                        id=_call_id(block.get("id")),
+                        name=_name(block["name"], s, "content[].name"),
+                        arguments=json_text(block.get("input") or {}, s, "content[].input"),
                     )
                 )
         self.thinking_memory.remember(calls, signed)
-        stop = _STOP.get(data.get("stop_reason") or "")
+        stop = _STOP.get(_stop_reason(data.get("stop_reason"), s))
         if calls and stop is None:
             stop = "tool_use"
         return ChatResponse(
@@ -326,7 +326,7 @@ class AnthropicMessages(BaseDialect):
             usage=_usage(data.get("usage")),
             stop_reason=stop,
             reasoning_content=_join_thinking(thinking),
-            model=data.get("model") or model,
+            model=_model(data.get("model"), model),
             provider=s.provider,
         )
 
@@ -362,10 +362,12 @@ class AnthropicMessages(BaseDialect):
         """An `{"type": "error", "error": {...}}` inside a 200 body or an SSE `error` event."""
         s = self.settings
         kind = error.get("type") if isinstance(error, dict) else None
-        status = _ERROR_STATUS.get(kind or "", 500)
+        status = _ERROR_STATUS.get(kind, 500) if isinstance(kind, str) else 500
         if not isinstance(error, dict):
-            error = {"type": "api_error", "message": str(error or "unknown error")}
-        body = json.dumps({"type": "error", "error": error})
+            if not isinstance(error, str):
+                error = json_text(error, s, "error") if error else "unknown error"
+            error = {"type": "api_error", "message": error}
+        body = json_text({"type": "error", "error": error}, s, "error")
         return classify_http_error(s.provider, s.display_name, status, body)
 
 
@@ -420,16 +422,16 @@ class MessagesStreamParser:
         elif kind == "content_block_start":
             self._start(event, events)
         elif kind == "content_block_stop":
-            self._stop_block(event.get("index"), events)
+            self._stop_block(self._index(event), events)
         elif kind == "message_start":
             message = event.get("message")
             if isinstance(message, dict):
-                self._model = message.get("model") or self._model
+                self._model = _model(message.get("model"), self._model)
                 self._add_usage(message.get("usage"))
         elif kind == "message_delta":
             delta = event.get("delta")
             if isinstance(delta, dict) and "stop_reason" in delta and delta["stop_reason"]:
-                self._stop = delta["stop_reason"]
+                self._stop = _stop_reason(delta["stop_reason"], self._dialect.settings)
                 self._stopped = True
             self._add_usage(event.get("usage"))
         elif kind == "message_stop":
@@ -439,24 +441,36 @@ class MessagesStreamParser:
         # `ping` and event types added later carry nothing construct reports.
         return events
 
+    def _index(self, event: dict[str, Any], missing: int | None = None) -> int | None:
+        """The block index of an event; the blocks are keyed and sorted by it."""
+        index = event.get("index")
+        if type(index) is int:
+            return index
+        if index is None:
+            return missing
+        raise malformed(self._dialect.settings, "index", index, "an integer")
+
     def _start(self, event: dict[str, Any], events: list[StreamEvent]) -> None:
         block = event.get("content_block")
         if not isinstance(block, dict):
             return
         slot: dict[str, Any] = {"type": block.get("type")}
-        index = event.get("index", len(self._blocks))
+        index = self._index(event, len(self._blocks))
         self._blocks[index] = slot
         if slot["type"] == "text":
             self._emit_text(block.get("text"), events)
         elif slot["type"] == "thinking":
             slot["parts"] = []
-            slot["signature"] = block.get("signature") or ""
+            slot["signature"] = _string(block.get("signature"))
             self._signed[index] = slot
             self._emit_reasoning(slot, block.get("thinking"), events)
         elif slot["type"] == "redacted_thinking" and isinstance(block.get("data"), str):
             self._signed[index] = {"type": "redacted_thinking", "data": block["data"]}
         elif slot["type"] == "tool_use":
-            slot.update(id=block.get("id"), name=block.get("name"), input=block.get("input"))
+            name = block.get("name")
+            if name:
+                name = _name(name, self._dialect.settings, "content_block.name")
+            slot.update(id=block.get("id"), name=name, input=block.get("input"))
             slot["args"] = []
 
     def _delta(self, event: dict[str, Any], events: list[StreamEvent]) -> None:
@@ -464,19 +478,20 @@ class MessagesStreamParser:
         if not isinstance(delta, dict):
             return
         kind = delta.get("type")
-        slot = self._blocks.get(event.get("index"))
+        index = self._index(event)
+        slot = self._blocks.get(index)
         if kind == "text_delta":
             self._emit_text(delta.get("text"), events)
         elif kind == "thinking_delta":
             if slot is None:
-                slot = self._blocks.setdefault(event.get("index", -1), {"type": "thinking"})
+                slot = self._blocks.setdefault(-1 if index is None else index, {"type": "thinking"})
             self._emit_reasoning(slot, delta.get("thinking"), events)
         elif kind == "input_json_delta" and slot is not None and "args" in slot:
             piece = delta.get("partial_json")
             if isinstance(piece, str):
                 slot["args"].append(piece)
         elif kind == "signature_delta" and slot is not None and "parts" in slot:
-            slot["signature"] += delta.get("signature") or ""
+            slot["signature"] += _string(delta.get("signature"))
         # `citations_delta` annotates text already delivered.
 
     def _emit_text(self, piece: Any, events: list[StreamEvent]) -> None:
@@ -501,7 +516,7 @@ class MessagesStreamParser:
         slot = self._blocks.get(index)
         if slot is None or slot["type"] != "tool_use" or slot.get("emitted"):
             return
-        call = _assembled_call(slot)
+        call = _assembled_call(slot, self._dialect.settings)
         slot["emitted"] = True
         if call is not None:
             self._calls.append(call)
@@ -711,7 +726,7 @@ def _join_thinking(blocks: list[str]) -> str | None:
     return "\n\n".join(b for b in blocks if b) or None
 
 
-def _assembled_call(slot: dict[str, Any]) -> ToolCall | None:
+def _assembled_call(slot: dict[str, Any], settings: MessagesSettings) -> ToolCall | None:
     if not slot.get("name"):
         return None
     args = "".join(slot.get("args") or ())
@@ -722,8 +737,35 @@ def _assembled_call(slot: dict[str, Any]) -> ToolCall | None:
             args = "{}"
     else:
         start = slot.get("input")
-        args = json.dumps(start) if isinstance(start, dict) and start else "{}"
-    return ToolCall(id=slot.get("id") or new_tool_call_id(), name=slot["name"], arguments=args)
+        args = (
+            json_text(start, settings, "content_block.input") if isinstance(start, dict) else "{}"
+        )
+    return ToolCall(id=_call_id(slot.get("id")), name=slot["name"], arguments=args)
+
+
+def _call_id(value: Any) -> str:
+    """The tool call's id, or a new one when the server sent none (or not a string)."""
+    return value if isinstance(value, str) and value else new_tool_call_id()
+
+
+def _name(value: Any, settings: MessagesSettings, where: str) -> str:
+    if not isinstance(value, str):
+        raise malformed(settings, where, value, "a string")
+    return value
+
+
+def _model(value: Any, fallback: str) -> str:
+    return value if isinstance(value, str) and value else fallback
+
+
+def _string(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _stop_reason(value: Any, settings: MessagesSettings) -> str:
+    if value and not isinstance(value, str):
+        raise malformed(settings, "stop_reason", value, "a string")
+    return value or ""
 
 
 def _usage(raw: Any) -> Usage | None:
@@ -734,13 +776,13 @@ def _usage(raw: Any) -> Usage | None:
     """
     if not isinstance(raw, dict):
         return None
-    counts = [raw.get(k) for k in ("input_tokens", "cache_read_input_tokens")]
-    counts.append(raw.get("cache_creation_input_tokens"))
-    known = [c for c in counts if isinstance(c, int)]
+    counts = [count(raw.get(k)) for k in ("input_tokens", "cache_read_input_tokens")]
+    counts.append(count(raw.get("cache_creation_input_tokens")))
+    known = [c for c in counts if c is not None]
     return Usage(
         input_tokens=sum(known) if known else None,
-        output_tokens=raw.get("output_tokens"),
-        cached_input_tokens=raw.get("cache_read_input_tokens"),
+        output_tokens=count(raw.get("output_tokens")),
+        cached_input_tokens=count(raw.get("cache_read_input_tokens")),
     )
 
 

@@ -44,7 +44,7 @@ from ..types import (
     new_tool_call_id,
 )
 from .base import BaseDialect
-from .common import load_event, promote_tool_use
+from .common import count, excerpt, json_text, load_event, malformed, promote_tool_use
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
@@ -338,7 +338,7 @@ class BedrockConverse(BaseDialect):
     def encode_image(self, url: str) -> dict[str, Any]:
         name = self.settings.display_name
         if not url.startswith("data:"):
-            host = urlsplit(url).hostname or url[:40]
+            host = urlsplit(url).hostname or excerpt(url, 40)
             raise self._invalid(
                 f"{name} takes images as bytes, not URLs: the Converse API does not fetch "
                 f"images (got a URL on {host}). Download the image and pass it as a data: URI "
@@ -384,11 +384,12 @@ class BedrockConverse(BaseDialect):
             if isinstance(block.get("text"), str):
                 text.append(block["text"])
             elif isinstance(block.get("toolUse"), dict):
-                call = _tool_call(block["toolUse"])
+                call = _tool_call(block["toolUse"], self.settings)
                 if call is not None:
                     calls.append(call)
             elif isinstance(block.get("reasoningContent"), dict):
-                piece = (block["reasoningContent"].get("reasoningText") or {}).get("text")
+                said = block["reasoningContent"].get("reasoningText")
+                piece = said.get("text") if isinstance(said, dict) else None
                 if isinstance(piece, str):
                     reasoning.append(piece)
         return ChatResponse(
@@ -509,11 +510,13 @@ class ConverseStreamParser:
         return handler(self, data) if handler else []
 
     def _block_start(self, data: dict[str, Any]) -> list[StreamEvent]:
-        tool = (data.get("start") or {}).get("toolUse")
+        start = data.get("start")
+        tool = start.get("toolUse") if isinstance(start, dict) else None
         if isinstance(tool, dict):
             slot = self._tools.setdefault(_index(data), {"input": []})
-            slot["id"] = tool.get("toolUseId")
-            slot["name"] = tool.get("name")
+            slot["id"] = _call_id(tool.get("toolUseId"))
+            name = tool.get("name")
+            slot["name"] = _name(name, self._dialect.settings) if name else None
         return []
 
     def _block_delta(self, data: dict[str, Any]) -> list[StreamEvent]:
@@ -640,13 +643,24 @@ def _json_object_text(text: str) -> str:
     return text if isinstance(value, dict) else "{}"
 
 
-def _tool_call(raw: dict[str, Any]) -> ToolCall | None:
+def _tool_call(raw: dict[str, Any], settings: BedrockSettings) -> ToolCall | None:
     name = raw.get("name")
     if not isinstance(name, str) or not name:
         return None
     value = raw.get("input")
-    arguments = json.dumps(value) if isinstance(value, dict) else "{}"
-    return ToolCall(id=raw.get("toolUseId") or new_tool_call_id(), name=name, arguments=arguments)
+    arguments = json_text(value, settings, "toolUse.input") if isinstance(value, dict) else "{}"
+    return ToolCall(id=_call_id(raw.get("toolUseId")), name=name, arguments=arguments)
+
+
+def _call_id(value: Any) -> str:
+    """The tool call's id, or a new one when the server sent none (or not a string)."""
+    return value if isinstance(value, str) and value else new_tool_call_id()
+
+
+def _name(value: Any, settings: BedrockSettings) -> str:
+    if not isinstance(value, str):
+        raise malformed(settings, "toolUse.name", value, "a string")
+    return value
 
 
 def _stop_reason(raw: Any, calls: Sequence[ToolCall]) -> StopReason | None:
@@ -661,12 +675,10 @@ def _usage(raw: Any) -> Usage | None:
     """
     if not isinstance(raw, dict):
         return None
-    counts = [raw.get(k) for k in ("inputTokens", "cacheReadInputTokens", "cacheWriteInputTokens")]
-    known = [c for c in counts if isinstance(c, int)]
-    output = raw.get("outputTokens")
-    cached = raw.get("cacheReadInputTokens")
+    keys = ("inputTokens", "cacheReadInputTokens", "cacheWriteInputTokens")
+    known = [c for c in (count(raw.get(k)) for k in keys) if c is not None]
     return Usage(
         input_tokens=sum(known) if known else None,
-        output_tokens=output if isinstance(output, int) else None,
-        cached_input_tokens=cached if isinstance(cached, int) else None,
+        output_tokens=count(raw.get("outputTokens")),
+        cached_input_tokens=count(raw.get("cacheReadInputTokens")),
     )

@@ -6,16 +6,22 @@ import json
 from typing import Any
 
 from ..errors import InvalidResponse
-from ..secrets import sanitize_api_error
+from ..secrets import scrub_secret_patterns
 from ..types import ModelEntry, StopReason, StreamEvent
 from .think import TagSplitter
 
 __all__ = [
+    "MALFORMED",
     "StreamedText",
+    "count",
+    "excerpt",
     "is_reasoning_model",
+    "json_text",
     "load_event",
+    "malformed",
     "openai_models",
     "promote_tool_use",
+    "unreadable",
     "valid_json",
 ]
 
@@ -53,17 +59,87 @@ def openai_models(data: Any, settings: Any) -> list[ModelEntry]:
     return entries
 
 
+# Scrubbing costs about 1 µs a character (12 KB took 13 ms), so a 10 MB body would stall
+# for seconds. What is scrubbed runs this far past the cut: a key that starts before the
+# cut ends within it (keys, even AWS session tokens, are shorter), so none shows in part.
+_SCRUB_AHEAD = 4096
+
+
+def excerpt(text: str, limit: int = 200) -> str:
+    """`text` for an error message: scrubbed, then cut. Cut first, a key that straddles
+    the cut would be printed in part, too short for any pattern to know it."""
+    text = scrub_secret_patterns(" ".join(text[: limit + _SCRUB_AHEAD].split()))
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def load_event(data: str | bytes, settings: Any, what: str = "stream event") -> Any:
     """One stream event's JSON; a body that is not JSON is the provider's fault (E1)."""
     try:
         return json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError) as exc:
+        # RecursionError: JSON nested deeper than the interpreter's recursion limit.
         text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        problem = "nested too deep to read" if isinstance(exc, RecursionError) else "not JSON"
         raise InvalidResponse(
-            f"{settings.display_name} sent a {what} that is not JSON: "
-            f"{sanitize_api_error(text[:200])}",
+            f"{settings.display_name} sent a {what} that is {problem}: {excerpt(text)}",
             provider=settings.provider,
         ) from None
+
+
+_JSON_TYPES = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+    type(None): "null",
+}
+
+
+def malformed(settings: Any, where: str, value: Any, expected: str = "") -> InvalidResponse:
+    """The error for a value of the wrong shape: where it was, what it was, what was due."""
+    kind = _JSON_TYPES.get(type(value), type(value).__name__)
+    try:
+        shown = f" {excerpt(json.dumps(value), 120)}" if value is not None else ""
+    except (ValueError, TypeError, RecursionError):
+        shown = " (nested too deep to show)"
+    due = f" where {expected} belongs" if expected else ""
+    return InvalidResponse(
+        f"{settings.display_name} sent a malformed response: `{where}` is {kind}{shown}{due}. "
+        "The server broke its own API; retry, and report it to the server's operator if "
+        "it persists.",
+        provider=settings.provider,
+    )
+
+
+# What reading code raises on a shape it did not check for. The dialects check the shapes
+# they rely on; the provider turns these into InvalidResponse as a last resort (`unreadable`).
+MALFORMED = (TypeError, AttributeError, KeyError, IndexError, ValueError, RecursionError)
+
+
+def unreadable(provider: str, display_name: str, exc: BaseException) -> InvalidResponse:
+    """The error for a response a dialect failed to read with `exc` (one of MALFORMED)."""
+    detail = excerpt(f"{type(exc).__name__}: {exc}", 200)
+    return InvalidResponse(
+        f"{display_name} sent a malformed response that construct could not read ({detail}). "
+        "Retry, and report it to the server's operator if it persists.",
+        provider=provider,
+    )
+
+
+def count(value: Any) -> int | None:
+    """A token count: an integer or nothing (a count of another type is left out, not
+    guessed at; the answer it came with is still good)."""
+    return value if type(value) is int else None
+
+
+def json_text(value: Any, settings: Any, where: str, ascii: bool = True) -> str:
+    """`value` (tool-call arguments) as JSON text; nested too deep to write is malformed."""
+    try:
+        return json.dumps(value, ensure_ascii=ascii)
+    except RecursionError:
+        raise malformed(settings, where, value) from None
 
 
 def valid_json(args: str) -> str:

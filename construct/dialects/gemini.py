@@ -57,7 +57,7 @@ from ..types import (
     new_tool_call_id,
 )
 from .base import BaseDialect
-from .common import load_event, promote_tool_use
+from .common import excerpt, json_text, load_event, malformed, promote_tool_use
 
 if TYPE_CHECKING:
     from ..options import ProviderRuntimeOptions
@@ -259,20 +259,23 @@ class Gemini(BaseDialect):
         for part in parts if isinstance(parts, list) else ():
             if not isinstance(part, dict):
                 continue
-            call = decode_function_call(part)
+            call = decode_function_call(part, self.settings)
             if call is not None:
                 calls.append(call)
             elif isinstance(part.get("text"), str):
                 (reasoning if part.get("thought") else text).append(part["text"])
         finish = candidate.get("finishReason")
+        if finish is not None and not isinstance(finish, str):
+            raise malformed(self.settings, "candidates[0].finishReason", finish, "a string")
         self.check_finish(finish, candidate, bool(text or calls))
+        served = data.get("modelVersion")
         return ChatResponse(
             text="".join(text),
             tool_calls=tuple(calls),
             usage=decode_usage(data.get("usageMetadata")),
             stop_reason=stop_reason(finish, bool(calls)),
             reasoning_content="".join(reasoning) or None,
-            model=data.get("modelVersion") or model,
+            model=served if isinstance(served, str) and served else model,
             provider=self.settings.provider,
         )
 
@@ -309,6 +312,8 @@ class Gemini(BaseDialect):
         if not reason:
             return None
         s = self.settings
+        if not isinstance(reason, str):
+            raise malformed(s, "promptFeedback.blockReason", reason, "a string")
         detail = feedback.get("blockReasonMessage")
         return ContentBlocked(
             f"{s.display_name} blocked the prompt ({reason})"
@@ -372,7 +377,7 @@ class Gemini(BaseDialect):
                 status = code
             elif isinstance(error.get("status"), str):
                 status = _RPC_STATUS.get(error["status"], 500)
-        body = error if isinstance(error, str) else json.dumps({"error": error})
+        body = error if isinstance(error, str) else json_text({"error": error}, s, "error")
         return classify_http_error(s.provider, s.display_name, status, body)
 
 
@@ -408,8 +413,9 @@ class GeminiStreamParser:
             return []
         if chunk.get("error"):
             raise self._dialect.embedded_error(chunk["error"])
-        if chunk.get("modelVersion"):
-            self._model = chunk["modelVersion"]
+        model = chunk.get("modelVersion")
+        if model and isinstance(model, str):
+            self._model = model
         usage = decode_usage(chunk.get("usageMetadata"))
         if usage is not None:
             self._usage = usage
@@ -433,7 +439,7 @@ class GeminiStreamParser:
         return events
 
     def _part(self, part: dict[str, Any], events: list[StreamEvent]) -> None:
-        call = decode_function_call(part)
+        call = decode_function_call(part, self._dialect.settings)
         if call is not None:
             # Gemini sends each call whole in one part: no assembly needed.
             self._calls.append(call)
@@ -480,12 +486,14 @@ class GeminiStreamFramer:
         "_raw",
         "_raw_size",
         "_sse",
+        "_started",
     )
 
     def __init__(self, max_event: int = MAX_EVENT_CHARS) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         # Linear however many reads a line takes, and refused past `max_event`.
         self._lines_of = LineSplitter(max_event)
+        self._started = False  # the body's first character has been read
         self._sse = SSEDecoder()
         self._raw: list[str] = []
         self._raw_size = 0
@@ -496,10 +504,15 @@ class GeminiStreamFramer:
     def feed(self, chunk: bytes | str) -> list[str]:
         # A str is a line a text transport already split off (without its terminator).
         text = chunk + "\n" if isinstance(chunk, str) else self._decoder.decode(chunk)
+        if not self._started:
+            text = self._without_bom(text)
         return self._lines(text, final=False)
 
     def flush(self) -> list[str]:
-        payloads = self._lines(self._decoder.decode(b"", final=True), final=True)
+        text = self._decoder.decode(b"", final=True)
+        if not self._started:
+            text = self._without_bom(text)
+        payloads = self._lines(text, final=True)
         event = self._sse.flush()
         if event is not None:
             payloads.append(event[1])
@@ -512,6 +525,15 @@ class GeminiStreamFramer:
                 return payloads  # cut short: the parser sees an incomplete stream
             payloads.append(raw)
         return payloads
+
+    def _without_bom(self, text: str) -> str:
+        # A byte order mark opening the body is dropped, as SSE says (HTML §9.2.5); left in,
+        # it turns the first line into an unknown field and the first event is lost.
+        if text:
+            self._started = True
+            if text[0] == "\ufeff":
+                return text[1:]
+        return text
 
     def _lines(self, text: str, *, final: bool) -> list[str]:
         pieces = self._lines_of.feed(text)
@@ -675,7 +697,7 @@ def encode_image(url: str, provider: str = "gemini") -> dict[str, Any]:
             raw = unquote_to_bytes(payload)
     except (ValueError, binascii.Error):
         raise InvalidRequest(
-            f"Image data URI is malformed ({url[:40]}...); expected data:<mime>;base64,<data>",
+            f"Image data URI is malformed ({excerpt(url, 40)}); expected data:<mime>;base64,<data>",
             provider=provider,
         ) from None
     return {"inlineData": {"mimeType": mime, "data": base64.b64encode(raw).decode("ascii")}}
@@ -721,7 +743,7 @@ def merge_extra(body: dict[str, Any], generation: dict[str, Any], extra: Mapping
 # -- decoding -----------------------------------------------------------------------------
 
 
-def decode_function_call(part: Mapping[str, Any]) -> ToolCall | None:
+def decode_function_call(part: Mapping[str, Any], settings: GeminiSettings) -> ToolCall | None:
     call = part.get("functionCall")
     if not isinstance(call, dict) or not isinstance(call.get("name"), str) or not call["name"]:
         return None
@@ -733,7 +755,7 @@ def decode_function_call(part: Mapping[str, Any]) -> ToolCall | None:
             call_id or new_tool_call_id(), signature if isinstance(signature, str) else None
         ),
         name=call["name"],
-        arguments=json.dumps(args if isinstance(args, dict) else {}),
+        arguments=json_text(args if isinstance(args, dict) else {}, settings, "functionCall.args"),
     )
 
 

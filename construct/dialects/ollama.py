@@ -42,7 +42,15 @@ from ..types import (
     new_tool_call_id,
 )
 from .base import Recovery, SwitchableTools
-from .common import StreamedText, load_event, promote_tool_use
+from .common import (
+    StreamedText,
+    count,
+    excerpt,
+    json_text,
+    load_event,
+    malformed,
+    promote_tool_use,
+)
 from .prompt_tools import parse_tool_calls, render_prompt_guided
 from .think import split_think
 
@@ -303,16 +311,17 @@ class Ollama(SwitchableTools):
         reasoning = "\n".join(
             r for r in (thinking if isinstance(thinking, str) else "", inline) if r
         )
-        calls = [c for c in map(decode_tool_call, message.get("tool_calls") or ()) if c]
+        calls = _tool_calls(message.get("tool_calls"), s)
         if not s.native_tools and not calls:
             text, calls = parse_tool_calls(text)
+        served = data.get("model")
         return ChatResponse(
             text=text,
             tool_calls=tuple(calls),
             usage=_usage(data),
             stop_reason=_stop_reason(data.get("done_reason"), bool(calls)),
             reasoning_content=reasoning or None,
-            model=data.get("model") or model,
+            model=served if isinstance(served, str) and served else model,
             provider=s.provider,
         )
 
@@ -353,7 +362,7 @@ class Ollama(SwitchableTools):
     def embedded_error(self, error: Any) -> ProviderError:
         """`{"error": "..."}` in a 200 body or a stream line, classified by what it says."""
         s = self.settings
-        text = error if isinstance(error, str) else json.dumps(error)
+        text = error if isinstance(error, str) else json_text(error, s, "error")
         return classify_http_error(
             s.provider, s.display_name, _status_for(text), json.dumps({"error": text})
         )
@@ -411,8 +420,9 @@ class OllamaStreamParser:
             return []
         if chunk.get("error"):
             raise self._dialect.embedded_error(chunk["error"])
-        if chunk.get("model"):
-            self._model = chunk["model"]
+        model = chunk.get("model")
+        if model and isinstance(model, str):
+            self._model = model
         events: list[StreamEvent] = []
         message = chunk.get("message")
         if isinstance(message, dict):
@@ -422,9 +432,9 @@ class OllamaStreamParser:
             content = message.get("content")
             if isinstance(content, str) and content:
                 self._out.add_content(content, events)
-            for raw in message.get("tool_calls") or ():
-                call = decode_tool_call(raw)
-                if call is not None:
+            raw_calls = message.get("tool_calls")
+            if raw_calls:
+                for call in _tool_calls(raw_calls, self._dialect.settings):
                     self._calls.append(call)
                     events.append(StreamEvent.call(call))
         if chunk.get("done"):
@@ -503,7 +513,7 @@ def _image_data(url: str, provider: str, display_name: str) -> str:
             provider=provider,
         )
     raise InvalidRequest(
-        f"{display_name} cannot fetch images from URLs ({url.split('?', 1)[0][:80]}): "
+        f"{display_name} cannot fetch images from URLs ({excerpt(url.split('?', 1)[0], 80)}): "
         "download the image and pass it as a data: URI (data:image/png;base64,...).",
         provider=provider,
     )
@@ -516,7 +526,15 @@ def encode_tool(tool: ToolSpec) -> dict[str, Any]:
     return {"type": "function", "function": fn}
 
 
-def decode_tool_call(raw: Any) -> ToolCall | None:
+def _tool_calls(raw: Any, settings: OllamaSettings) -> list[ToolCall]:
+    if not raw:
+        return []
+    if not isinstance(raw, list):
+        raise malformed(settings, "message.tool_calls", raw, "an array")
+    return [c for c in (decode_tool_call(r, settings) for r in raw) if c is not None]
+
+
+def decode_tool_call(raw: Any, settings: OllamaSettings) -> ToolCall | None:
     """A tool call of a response; Ollama's arguments are an object, and older versions
     send no id, so one is made up (`call_…`) for the tool result to answer."""
     if not isinstance(raw, dict):
@@ -531,7 +549,8 @@ def decode_tool_call(raw: Any) -> ToolCall | None:
             args = json.loads(args) if args.strip() else {}
         except ValueError:
             args = {}
-    arguments = json.dumps(args if isinstance(args, dict | list) else {}, ensure_ascii=False)
+    args = args if isinstance(args, dict | list) else {}
+    arguments = json_text(args, settings, "message.tool_calls[].function.arguments", ascii=False)
     call_id = raw.get("id")
     return ToolCall(
         id=call_id if isinstance(call_id, str) and call_id else new_tool_call_id(),
@@ -541,7 +560,7 @@ def decode_tool_call(raw: Any) -> ToolCall | None:
 
 
 def _usage(data: Mapping[str, Any]) -> Usage | None:
-    prompt, output = data.get("prompt_eval_count"), data.get("eval_count")
+    prompt, output = count(data.get("prompt_eval_count")), count(data.get("eval_count"))
     if prompt is None and output is None:
         return None
     return Usage(input_tokens=prompt, output_tokens=output)

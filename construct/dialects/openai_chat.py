@@ -7,7 +7,6 @@ quirks are settings of the instance, not branches on provider names.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -34,8 +33,11 @@ from ..types import (
 from .base import Recovery, SwitchableTools
 from .common import (
     StreamedText,
+    count,
     is_reasoning_model,
+    json_text,
     load_event,
+    malformed,
     openai_models,
     promote_tool_use,
     valid_json,
@@ -242,10 +244,18 @@ class OpenAIChat(SwitchableTools):
         text, thinking = split_think(content) if content else ("", "")
         reasoning = message.get("reasoning_content") or message.get("reasoning") or thinking
         raw_calls = message.get("tool_calls")
-        calls = [c for c in map(_decode_tool_call, raw_calls) if c is not None] if raw_calls else []
+        calls = []
+        if raw_calls:
+            if not isinstance(raw_calls, list):
+                raise malformed(s, "choices[0].message.tool_calls", raw_calls, "an array")
+            calls = [c for c in (_decode_tool_call(tc, s) for tc in raw_calls) if c is not None]
         if not s.native_tools and not calls:
             text, calls = parse_tool_calls(text)
-        stop = promote_tool_use(_FINISH.get(choice.get("finish_reason") or ""), bool(calls))
+        finish = choice.get("finish_reason")
+        if finish and not isinstance(finish, str):
+            raise malformed(s, "choices[0].finish_reason", finish, "a string")
+        stop = promote_tool_use(_FINISH.get(finish or ""), bool(calls))
+        served = data.get("model")
         # Positional: this runs on every call, and keyword construction costs more.
         return ChatResponse(
             text,
@@ -253,7 +263,7 @@ class OpenAIChat(SwitchableTools):
             _usage(data.get("usage")),
             stop,
             reasoning if isinstance(reasoning, str) and reasoning else None,
-            data.get("model") or model,
+            served if isinstance(served, str) and served else model,
             s.provider,
         )
 
@@ -273,7 +283,7 @@ class OpenAIChat(SwitchableTools):
             status = 500
         if not 400 <= status <= 599:
             status = 500
-        body = json.dumps({"error": error}) if not isinstance(error, str) else error
+        body = json_text({"error": error}, s, "error") if not isinstance(error, str) else error
         return classify_http_error(s.provider, s.display_name, status, body)
 
 
@@ -324,7 +334,7 @@ class ChatStreamParser:
         if get("error"):
             raise self._dialect.embedded_error(chunk["error"])
         model = get("model")
-        if model:
+        if model and isinstance(model, str):
             self._model = model
         raw_usage = get("usage")
         if raw_usage:
@@ -347,26 +357,43 @@ class ChatStreamParser:
                     self._out.add_content(content, events)
                 tool_calls = delta.get("tool_calls")
                 if tool_calls:
-                    for tc in tool_calls:
-                        if isinstance(tc, dict):
-                            self._add_tool_delta(tc)
+                    self._add_tool_deltas(tool_calls)
             stop = choice.get("finish_reason")
             if stop:
+                if not isinstance(stop, str):
+                    raise malformed(self._dialect.settings, "finish_reason", stop, "a string")
                 self._stop = stop
         return events
 
+    def _add_tool_deltas(self, tool_calls: Any) -> None:
+        if not isinstance(tool_calls, list):
+            raise malformed(self._dialect.settings, "delta.tool_calls", tool_calls, "an array")
+        for tc in tool_calls:
+            if isinstance(tc, dict):
+                self._add_tool_delta(tc)
+
     def _add_tool_delta(self, tc: dict[str, Any]) -> None:
-        slot = self._calls.setdefault(tc.get("index", len(self._calls)), {"args": []})
-        if tc.get("id"):
-            slot["id"] = tc["id"]
-        fn = tc.get("function") or {}
-        if fn.get("name"):
-            slot["name"] = fn["name"]
+        s = self._dialect.settings
+        index = tc.get("index")
+        if index is None:
+            index = len(self._calls)
+        elif type(index) is not int:
+            raise malformed(s, "delta.tool_calls[].index", index, "an integer")
+        slot = self._calls.setdefault(index, {"args": []})
+        call_id = tc.get("id")
+        if call_id and isinstance(call_id, str):
+            slot["id"] = call_id
+        fn = _function(tc, s, "delta.tool_calls[].function")
+        name = fn.get("name")
+        if name:
+            if not isinstance(name, str):
+                raise malformed(s, "delta.tool_calls[].function.name", name, "a string")
+            slot["name"] = name
         args = fn.get("arguments")
         if isinstance(args, str):
             slot["args"].append(args)
         elif isinstance(args, dict):
-            slot["args"] = [json.dumps(args)]
+            slot["args"] = [json_text(args, s, "delta.tool_calls[].function.arguments")]
 
     def finish(self) -> list[StreamEvent]:
         events: list[StreamEvent] = []
@@ -461,36 +488,53 @@ def _content_text(content: Any) -> str:
         return content
     if isinstance(content, list):
         return "".join(
-            p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
+            p["text"]
+            for p in content
+            if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
         )
     return ""
 
 
-def _decode_tool_call(tc: Any) -> ToolCall | None:
+def _function(tc: dict[str, Any], settings: ChatSettings, where: str) -> dict[str, Any]:
+    fn = tc.get("function")
+    if not fn:
+        return {}
+    if not isinstance(fn, dict):
+        raise malformed(settings, where, fn, "an object")
+    return fn
+
+
+def _decode_tool_call(tc: Any, settings: ChatSettings) -> ToolCall | None:
     if not isinstance(tc, dict):
         return None
-    fn = tc.get("function") or {}
+    where = "choices[0].message.tool_calls[]"
+    fn = _function(tc, settings, where + ".function")
     name = fn.get("name") or tc.get("name")
     if not name:
         return None
+    if not isinstance(name, str):
+        raise malformed(settings, where + ".function.name", name, "a string")
     args = fn.get("arguments", tc.get("arguments", tc.get("parameters")))
     if isinstance(args, (dict, list)):
-        arguments = json.dumps(args)
+        arguments = json_text(args, settings, where + ".function.arguments")
     elif isinstance(args, str):
         arguments = valid_json(args)
     else:
         arguments = "{}"
-    return ToolCall(id=tc.get("id") or new_tool_call_id(), name=name, arguments=arguments)
+    call_id = tc.get("id")
+    if not call_id or not isinstance(call_id, str):
+        call_id = new_tool_call_id()
+    return ToolCall(id=call_id, name=name, arguments=arguments)
 
 
 def _usage(raw: Any) -> Usage | None:
     if not isinstance(raw, dict):
         return None
     details = raw.get("prompt_tokens_details")
-    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    cached = count(details.get("cached_tokens")) if isinstance(details, dict) else None
     if cached is None:
-        cached = raw.get("prompt_cache_hit_tokens")  # DeepSeek
-    return Usage(raw.get("prompt_tokens"), raw.get("completion_tokens"), cached)
+        cached = count(raw.get("prompt_cache_hit_tokens"))  # DeepSeek
+    return Usage(count(raw.get("prompt_tokens")), count(raw.get("completion_tokens")), cached)
 
 
 def _is_zai_host(url: str) -> bool:

@@ -11,7 +11,6 @@ carries the whole history, as with chat completions.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,7 +34,15 @@ from ..types import (
     new_tool_call_id,
 )
 from .base import SwitchableTools
-from .common import is_reasoning_model, load_event, openai_models, valid_json
+from .common import (
+    count,
+    is_reasoning_model,
+    json_text,
+    load_event,
+    malformed,
+    openai_models,
+    valid_json,
+)
 from .prompt_tools import parse_tool_calls, render_prompt_guided
 from .think import TagSplitter
 
@@ -203,7 +210,7 @@ class OpenAIResponses(SwitchableTools):
                 if text:
                     texts.append(text)
             elif kind == "function_call":
-                call = _decode_call(item)
+                call = _decode_call(item, s)
                 if call is not None:
                     calls.append(call)
             elif kind == "reasoning":
@@ -220,9 +227,9 @@ class OpenAIResponses(SwitchableTools):
             text=text,
             tool_calls=tuple(calls),
             usage=_usage(data.get("usage")),
-            stop_reason=_stop_reason(data, bool(calls)),
+            stop_reason=_stop_reason(data, bool(calls), s),
             reasoning_content="\n\n".join(reasoning) or None,
-            model=data.get("model") or model,
+            model=_model(data.get("model"), model),
             provider=s.provider,
         )
 
@@ -239,7 +246,9 @@ class OpenAIResponses(SwitchableTools):
         HTTP status its code stands for (E1)."""
         s = self.settings
         if not isinstance(error, dict):
-            error = {"message": str(error) if error else "the response failed without details"}
+            if not isinstance(error, str):
+                error = json_text(error, s, "error") if error else ""
+            error = {"message": error or "the response failed without details"}
         # An `error` stream event is itself the error object, with its own type and number.
         error = {
             k: v
@@ -247,10 +256,12 @@ class OpenAIResponses(SwitchableTools):
             if v is not None and k != "sequence_number" and (k, v) != ("type", "error")
         }
         code = error.get("code") or error.get("type")
+        if not isinstance(code, str | int):
+            code = None
         status = _ERROR_STATUS.get(str(code).lower()) if code else None
         if status is None:
             status = _status_from_code(code)
-        body = json.dumps({"error": error})
+        body = json_text({"error": error}, s, "error")
         return classify_http_error(s.provider, s.display_name, status, body)
 
 
@@ -301,6 +312,8 @@ class ResponsesStreamParser:
         kind = event.get("type")
         events: list[StreamEvent] = []
         index = event.get("output_index")
+        if type(index) is not int and index is not None:
+            raise malformed(self._dialect.settings, "output_index", index, "an integer")
         if kind in ("response.output_text.delta", "response.refusal.delta"):
             self._add_text(index, event.get("delta"), events)
         elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
@@ -337,8 +350,8 @@ class ResponsesStreamParser:
         return events
 
     def _remember_model(self, response: Any) -> None:
-        if isinstance(response, dict) and response.get("model"):
-            self._model = response["model"]
+        if isinstance(response, dict):
+            self._model = _model(response.get("model"), self._model)
 
     def _add_text(self, index: Any, delta: Any, events: list[StreamEvent]) -> None:
         if not isinstance(delta, str) or not delta:
@@ -361,11 +374,8 @@ class ResponsesStreamParser:
         if not isinstance(item, dict) or item.get("type") != "function_call":
             return
         slot = self._calls.setdefault(_index(index, self._calls), {"args": []})
-        if item.get("call_id"):
-            slot["id"] = item["call_id"]
-        if item.get("name"):
-            slot["name"] = item["name"]
-        if item.get("arguments"):
+        self._call_fields(slot, item)
+        if item.get("arguments") and isinstance(item["arguments"], str):
             slot["args"] = [item["arguments"]]
 
     def _item_done(self, index: Any, item: Any, events: list[StreamEvent]) -> None:
@@ -375,10 +385,7 @@ class ResponsesStreamParser:
         if kind == "function_call":
             key = _index(index, self._calls)
             slot = self._calls.setdefault(key, {"args": []})
-            if item.get("call_id"):
-                slot["id"] = item["call_id"]
-            if item.get("name"):
-                slot["name"] = item["name"]
+            self._call_fields(slot, item)
             if isinstance(item.get("arguments"), str):
                 slot["args"] = [item["arguments"]]
             call = _slot_call(slot)
@@ -389,6 +396,14 @@ class ResponsesStreamParser:
                 events.append(StreamEvent.call(call))
         elif kind == "message" and index is not None and index not in self._text_items:
             self._add_text(index, _message_text(item), events)
+
+    def _call_fields(self, slot: dict[str, Any], item: dict[str, Any]) -> None:
+        """A function_call item's id and name, into the slot its call is assembled in."""
+        call_id, name = item.get("call_id"), item.get("name")
+        if call_id and isinstance(call_id, str):
+            slot["id"] = call_id
+        if name:
+            slot["name"] = _name(name, self._dialect.settings)
 
     def finish(self) -> list[StreamEvent]:
         events: list[StreamEvent] = []
@@ -426,7 +441,7 @@ class ResponsesStreamParser:
             text=text,
             tool_calls=tuple(calls),
             usage=_usage(response.get("usage")),
-            stop_reason=_stop_reason(response, bool(calls)),
+            stop_reason=_stop_reason(response, bool(calls), self._dialect.settings),
             reasoning_content="".join(self._reasoning) or None,
             model=self._model,
             provider=self._dialect.settings.provider,
@@ -519,22 +534,45 @@ def _message_text(item: dict[str, Any]) -> str:
 
 
 def _reasoning_text(item: dict[str, Any]) -> str:
+    # As in a message item, parts that are not a list of objects carry no text we know.
     pieces = [
         p["text"]
         for key in ("summary", "content")
-        for p in item.get(key) or ()
+        for p in _list(item.get(key))
         if isinstance(p, dict) and isinstance(p.get("text"), str) and p["text"]
     ]
     return "\n\n".join(pieces)
 
 
-def _decode_call(item: dict[str, Any]) -> ToolCall | None:
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _model(value: Any, fallback: str) -> str:
+    return value if isinstance(value, str) and value else fallback
+
+
+def _name(value: Any, settings: ResponsesSettings) -> str:
+    if not isinstance(value, str):
+        raise malformed(settings, "function_call.name", value, "a string")
+    return value
+
+
+def _decode_call(item: dict[str, Any], settings: ResponsesSettings) -> ToolCall | None:
     name = item.get("name")
     if not name:
         return None
     args = item.get("arguments")
-    arguments = valid_json(args) if isinstance(args, str) else json.dumps(args or {})
-    return ToolCall(id=item.get("call_id") or new_tool_call_id(), name=name, arguments=arguments)
+    if isinstance(args, str):
+        arguments = valid_json(args)
+    else:
+        arguments = json_text(args or {}, settings, "function_call.arguments")
+    call_id = item.get("call_id")
+    return ToolCall(
+        id=call_id if isinstance(call_id, str) and call_id else new_tool_call_id(),
+        name=_name(name, settings),
+        arguments=arguments,
+    )
 
 
 def _slot_call(slot: dict[str, Any]) -> ToolCall | None:
@@ -547,11 +585,15 @@ def _slot_call(slot: dict[str, Any]) -> ToolCall | None:
     )
 
 
-def _stop_reason(data: dict[str, Any], has_calls: bool) -> StopReason | None:
+def _stop_reason(
+    data: dict[str, Any], has_calls: bool, settings: ResponsesSettings
+) -> StopReason | None:
     status = data.get("status")
     if status == "incomplete":
         details = data.get("incomplete_details")
         reason = details.get("reason") if isinstance(details, dict) else None
+        if reason and not isinstance(reason, str):
+            raise malformed(settings, "incomplete_details.reason", reason, "a string")
         return _INCOMPLETE.get(reason or "")
     if status in ("completed", None):
         return "tool_use" if has_calls else "end_turn"
@@ -564,9 +606,9 @@ def _usage(raw: Any) -> Usage | None:
     details = raw.get("input_tokens_details")
     cached = details.get("cached_tokens") if isinstance(details, dict) else None
     return Usage(
-        input_tokens=raw.get("input_tokens"),
-        output_tokens=raw.get("output_tokens"),
-        cached_input_tokens=cached,
+        input_tokens=count(raw.get("input_tokens")),
+        output_tokens=count(raw.get("output_tokens")),
+        cached_input_tokens=count(cached),
     )
 
 

@@ -12,6 +12,7 @@ import copy
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
+from ..dialects.common import MALFORMED, unreadable
 from ..errors import (
     AuthError,
     ConfigError,
@@ -53,7 +54,10 @@ class _StreamRun:
         payloads = self.framer.feed(chunk)
         if len(payloads) == 1 and self.held is None:
             # One event a read, as a server writing one token at a time is read.
-            events = self.parser.feed(payloads[0])
+            try:
+                events = self.parser.feed(payloads[0])
+            except MALFORMED as exc:
+                raise self.unreadable(exc) from exc
             if events:
                 self.delivered = True
             return events
@@ -65,7 +69,10 @@ class _StreamRun:
         events: list[StreamEvent] = []
         for payload in payloads:
             try:
-                events += self.parser.feed(payload)
+                try:
+                    events += self.parser.feed(payload)
+                except MALFORMED as exc:
+                    raise self.unreadable(exc) from exc
             except ProviderError as exc:
                 if not events:
                     raise
@@ -95,7 +102,14 @@ class _StreamRun:
                     provider=self.provider.name,
                 )
             )
-        return events + self.parser.finish()
+        try:
+            return events + self.parser.finish()
+        except MALFORMED as exc:
+            raise self.unreadable(exc) from exc
+
+    def unreadable(self, exc: BaseException) -> ProviderError:
+        """A dialect's parser tripped on a shape it did not check: the server's fault (E1)."""
+        return unreadable(self.provider.name, self.provider.display_name, exc)
 
     def reraise(self, exc: ProviderError) -> None:
         """Raise `exc`, as StreamInterrupted once output was delivered (L8)."""
@@ -313,11 +327,16 @@ class HttpProvider(Provider):
     def _json(self, response: HttpResponse) -> Any:
         try:
             return response.json()
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
+            # RecursionError: JSON nested deeper than the interpreter's recursion limit.
             raise self._transport.invalid_body(f"not JSON ({exc})", response.content) from None
 
     def _parse(self, response: HttpResponse, model: str, dialect: Dialect) -> ChatResponse:
-        return dialect.parse_chat(self._json(response), model)
+        data = self._json(response)
+        try:
+            return dialect.parse_chat(data, model)
+        except MALFORMED as exc:
+            raise unreadable(self.name, self.display_name, exc) from exc
 
     def _exchange(
         self, request: ChatRequest, model: str | None, temperature: float | None

@@ -129,12 +129,25 @@ class _TextFramer(ABC):
     Lines are always UTF-8, whatever charset the server declares: event streams "are
     always decoded as UTF-8" (HTML §9.2.5), and NDJSON is UTF-8 by definition."""
 
-    __slots__ = ("_decode", "_splitter")
+    __slots__ = ("_decode", "_splitter", "_utf8")
 
     def __init__(self) -> None:
         # Incremental: a character may straddle two reads. Bad bytes become U+FFFD.
-        self._decode = codecs.getincrementaldecoder("utf-8")("replace").decode
+        self._utf8 = codecs.getincrementaldecoder("utf-8")("replace").decode
+        # The first reads go through `_decode_start` until the body's first character is
+        # known; then every read is the plain decoder, with no BOM check on the hot path.
+        self._decode = self._decode_start
         self._splitter = LineSplitter()
+
+    def _decode_start(self, data: bytes, final: bool = False) -> str:
+        text = self._utf8(data, final)
+        if text or final:
+            self._decode = self._utf8
+            # A byte order mark opening the stream is not part of it (HTML §9.2.5: "One
+            # leading U+FEFF BYTE ORDER MARK character must be ignored if any are present").
+            if text[:1] == "\ufeff":
+                text = text[1:]
+        return text
 
     def feed(self, data: bytes) -> list[str]:
         """The payloads that this read of the body completes."""

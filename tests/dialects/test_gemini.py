@@ -710,3 +710,13 @@ def test_sdk_list_models_page_size_parameter_name():
     params = types._ListModelsParameters(config=types.ListModelsConfig(page_size=1000))
     converted = sdk_models_module._ListModelsParameters_to_mldev(client._api_client, params)
     assert converted["_query"] == {"pageSize": 1000}
+
+
+@pytest.mark.parametrize("cut", range(0, 5))
+def test_the_framer_drops_a_byte_order_mark_opening_the_body(cut):
+    stream = "\ufeff".encode() + sse([response("hello", finish="STOP")])
+    framer = GeminiStreamFramer()
+    payloads = framer.feed(stream[:cut]) + framer.feed(stream[cut:]) + framer.flush()
+    assert [json.loads(p)["candidates"][0]["content"]["parts"][0]["text"] for p in payloads] == [
+        "hello"
+    ]

@@ -151,3 +151,21 @@ def test_one_read_with_several_events_gives_them_all():
     framer = SSEFramer()
     assert framer.feed(b"data: 1\n\ndata: 2\n\ndata: 3") == ["1", "2"]
     assert framer.flush() == ["3"]
+
+
+BOM = "\ufeff".encode()
+
+
+@pytest.mark.parametrize("cut", range(0, 6))
+def test_a_byte_order_mark_opening_the_stream_is_dropped_whatever_the_reads(cut):
+    # HTML §9.2.5: one leading U+FEFF is ignored; kept, `\ufeffdata: hello` is an unknown
+    # field and the first event is lost.
+    body = BOM + b"data: hello\n\ndata: \xef\xbb\xbfkept\n\n"
+    framer = SSEFramer()
+    got = framer.feed(body[:cut]) + framer.feed(body[cut:]) + framer.flush()
+    assert got == ["hello", "\ufeffkept"]
+
+
+def test_a_byte_order_mark_before_ndjson_is_dropped_and_only_at_the_start():
+    assert _ndjson_lines(BOM, b'{"a": 1}\n', BOM + b"x\n") == ['{"a": 1}', "\ufeffx"]
+    assert _ndjson_lines(b"", BOM + b"y") == ["y"]
