@@ -386,3 +386,34 @@ def test_scrub_exception_chain_cleans_the_bytes_a_decode_error_keeps() -> None:
     assert key.encode() not in error.object
     assert key not in repr(error)
     assert REDACTED.encode() in error.object
+
+
+def test_a_huge_error_text_is_scrubbed_in_bounded_time_and_still_scrubbed_where_shown():
+    import time
+
+    from construct.secrets import sanitize_api_error
+
+    key = "sk-LEAKCANARYbounded0123456789"
+    # The key straddles the 500-character cut; 64 MB of body follow it.
+    text = "y" * 490 + key + "z" * (64 << 20)
+    start = time.process_time()
+    shown = sanitize_api_error(text)
+    assert time.process_time() - start < 2  # about 13 s when the whole text was scrubbed
+    assert "LEAKCANARY" not in shown
+    assert shown.endswith("...")
+
+
+def test_a_whole_body_kept_by_an_exception_is_cut_after_scrubbing():
+    import json
+
+    from construct.secrets import scrub_exception_chain
+
+    key = "sk-LEAKCANARYinexception0123456"
+    body = '{"a": "' + "x" * (8 << 20) + key
+    try:
+        json.loads("[" + key + "]" + body)
+    except ValueError as exc:
+        error = exc
+    scrub_exception_chain(error)
+    assert "LEAKCANARY" not in error.doc
+    assert len(error.doc) < 70_000
