@@ -13,6 +13,8 @@ import time
 
 __all__ = ["Clock", "deadline", "seconds_left"]
 
+_monotonic = time.monotonic
+
 # A time.monotonic() value, or None: no deadline.
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "construct_deadline", default=None
@@ -69,7 +71,7 @@ class Clock:
         idle_s: float | None = None,
         max_s: float | None = None,
     ) -> None:
-        now = time.monotonic()
+        now = _monotonic()
         self.due = now + timeout_s
         what = "first event" if stream else "complete answer"
         self.why = f"no {what} within provider_timeout_secs ({timeout_s:g} s)"
@@ -87,11 +89,11 @@ class Clock:
 
     def left(self) -> float:
         """Seconds until the exchange must stop; zero or less: it is over."""
-        return self.due - time.monotonic()
+        return self.due - _monotonic()
 
     def progress(self) -> None:
         """The stream delivered events and goes back to waiting on the server."""
-        due = time.monotonic() + self._idle
+        due = _monotonic() + self._idle
         if due < self._end:
             self.due = due
             self.why = self._idle_why

@@ -25,6 +25,7 @@ from .deadlines import Clock
 
 __all__ = ["attach", "current_clock", "guard_client", "reading"]
 
+_monotonic = time.monotonic
 current_clock: contextvars.ContextVar[Clock | None] = contextvars.ContextVar(
     "construct_clock", default=None
 )
@@ -35,7 +36,7 @@ def _cut(clock: Clock | None, timeout: float | None, expired: type[Exception]) -
         clock = current_clock.get()
         if clock is None:
             return timeout
-    left = clock.due - time.monotonic()
+    left = clock.due - _monotonic()
     if left <= 0:
         raise expired(clock.why)
     return left if timeout is None or left < timeout else timeout
@@ -49,7 +50,15 @@ class _Stream(httpcore.NetworkStream):
         self.clock: Clock | None = None
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _cut(self.clock, timeout, httpcore.ReadTimeout))
+        # `_cut` written out: a stream reads once per event.
+        clock = self.clock or current_clock.get()
+        if clock is not None:
+            left = clock.due - _monotonic()
+            if left <= 0:
+                raise httpcore.ReadTimeout(clock.why)
+            if timeout is None or left < timeout:
+                timeout = left
+        return self._inner.read(max_bytes, timeout)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         self._inner.write(buffer, _cut(self.clock, timeout, httpcore.WriteTimeout))
@@ -75,7 +84,14 @@ class _AsyncStream(httpcore.AsyncNetworkStream):
         self.clock: Clock | None = None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._inner.read(max_bytes, _cut(self.clock, timeout, httpcore.ReadTimeout))
+        clock = self.clock or current_clock.get()
+        if clock is not None:
+            left = clock.due - _monotonic()
+            if left <= 0:
+                raise httpcore.ReadTimeout(clock.why)
+            if timeout is None or left < timeout:
+                timeout = left
+        return await self._inner.read(max_bytes, timeout)
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         await self._inner.write(buffer, _cut(self.clock, timeout, httpcore.WriteTimeout))
