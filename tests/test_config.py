@@ -846,3 +846,47 @@ def test_registry_does_not_import_config_or_pydantic():
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+# ---------------------------------------------------------------------------- refused at load
+
+
+def test_urls_that_would_fail_at_the_first_call_are_problems_of_their_entry(tmp_path):
+    # Each passed `config check` and failed later with a raw httpx.InvalidURL, UnicodeError
+    # or ExceptionGroup from inside the first call.
+    path = write(
+        tmp_path,
+        """
+        api_url = "https://llm.example.test:99999/v1"
+        [reliability]
+        fallback_providers = [
+            "groq",
+            "custom:http://a..b/v1",
+            "custom:http://llm.example.test:abc/v1",
+            "anthropic-custom:https://llm.example.test/v1\\r\\nX-Injected: 1",
+        ]
+        [[model_routes]]
+        hint = "fast"
+        provider = "custom:https://llm.example.test\\u0000/v1"
+        [[model_routes]]
+        hint = "slow"
+        provider = "custom:https://llm example.test/v1"
+        """,
+    )
+    by_loc = dict(p.split(": ", 1) for p in problems_of(path))
+    assert sorted(by_loc) == [
+        "api_url",
+        "model_routes[0].provider",
+        "model_routes[1].provider",
+        "reliability.fallback_providers[1]",
+        "reliability.fallback_providers[2]",
+        "reliability.fallback_providers[3]",
+    ]
+    assert "port" in by_loc["api_url"]
+    assert "empty label" in by_loc["reliability.fallback_providers[1]"]
+    assert "port" in by_loc["reliability.fallback_providers[2]"]
+    assert "'\\r'" in by_loc["reliability.fallback_providers[3]"]
+    assert "'\\x00'" in by_loc["model_routes[0].provider"]
+    assert "a space" in by_loc["model_routes[1].provider"]
+    config, problems = check_config(path, environ={})
+    assert len(problems) == 6
