@@ -8,6 +8,7 @@ PROVIDERS.md R1-R5: trimmed, case-insensitive; exact slug, exact alias,
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -959,13 +960,36 @@ def resolve(name: str) -> Resolved:
     raise _unknown(raw)
 
 
-def _unknown(raw: str) -> UnknownProvider:
-    import difflib
+@functools.lru_cache(maxsize=256)
+def _closest_names(word: str, n: int = 3) -> tuple[str, ...]:
+    """`difflib.get_close_matches(word, names, n, cutoff=0.0)`, at about half the cost.
 
-    names = [s.name for s in PROVIDERS] + list(_BY_ALIAS)
+    Candidates are scored in order of `quick_ratio`, an upper bound of `ratio`, and the
+    search stops once no candidate left can enter the best `n`: same answer, same ties.
+    A config of 8,000 unknown fallbacks spent nearly all its check time here.
+    """
+    import difflib
+    import heapq
+
+    matcher = difflib.SequenceMatcher()
+    matcher.set_seq2(word)
+    bounds = []
+    for name in (*(s.name for s in PROVIDERS), *_BY_ALIAS):
+        matcher.set_seq1(name)
+        bounds.append((matcher.quick_ratio(), name))
+    bounds.sort(reverse=True)
+    scored: list[tuple[float, str]] = []
+    for bound, name in bounds:
+        if len(scored) >= n and bound < heapq.nlargest(n, scored)[-1][0]:
+            break
+        matcher.set_seq1(name)
+        scored.append((matcher.ratio(), name))
+    return tuple(name for _, name in heapq.nlargest(n, scored))
+
+
+def _unknown(raw: str) -> UnknownProvider:
     # No name is near this long; comparing a 10 MB one would take minutes.
-    probe = raw.lower()[:_MAX_SHOWN]
-    close = difflib.get_close_matches(probe, names, n=3, cutoff=0.0) if raw else []
+    close = list(_closest_names(raw.lower()[:_MAX_SHOWN])) if raw else []
     shown = f"Unknown provider: {_shown(raw)}." if raw else "The provider name is empty."
     nearest = f" Closest known names: {', '.join(close)}." if close else ""
     message = (

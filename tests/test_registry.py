@@ -542,6 +542,19 @@ def test_huge_unknown_name_is_cut_in_the_message_and_answered_fast() -> None:
     assert len(info.value.name) < 200
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["groqq", "opnai", "x", "nope-123", "claude-sonnet", "azure_openai", "kimi", "q:w/e.r-t_y"],
+)
+def test_suggestions_are_those_of_difflib(name: str) -> None:
+    # `_closest_names` prunes by an upper bound to be fast; the answer must not change.
+    import difflib
+
+    names = [s.name for s in PROVIDERS] + list(registry._BY_ALIAS)
+    expected = difflib.get_close_matches(name, names, n=3, cutoff=0.0)
+    assert list(registry._closest_names(name)) == expected
+
+
 def test_long_name_is_scrubbed_before_it_is_cut() -> None:
     # The key starts inside the part shown and ends after the cut: cutting first would
     # leave its head, which no pattern recognises once it is too short.
