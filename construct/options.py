@@ -22,6 +22,7 @@ __all__ = [
     "MAX_TIMEOUT_S",
     "TEMPERATURE_RANGE",
     "ProviderRuntimeOptions",
+    "check_model",
     "check_temperature",
     "header_problem",
 ]
@@ -105,6 +106,8 @@ class ProviderRuntimeOptions:
                 f"reasoning_effort must be one of {', '.join(_REASONING_EFFORTS)}, "
                 f"got {_cut(repr(effort))}"
             )
+        if self.default_model is not None:
+            check_model(self.default_model)
         if self.default_temperature is not None:
             check_temperature(self.default_temperature)
         if not isinstance(self.extra_headers, Mapping):
@@ -159,6 +162,18 @@ def header_problem(name: object, value: object) -> str | None:
     if not isinstance(value, str) or not _HEADER_VALUE.fullmatch(value):
         return f"the value of {_cut(repr(name))} must be printable ASCII text without line breaks"
     return None
+
+
+def check_model(value: object) -> str | None:
+    """`value` as a model name (trimmed; None when blank or not given), or an
+    `InvalidArgument`: a number or a dict is a caller's mistake, not a model."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidArgument(
+            f"model must be a string naming the model, got {type(value).__name__}"
+        )
+    return value.strip() or None
 
 
 def check_temperature(value: object) -> float:

@@ -19,13 +19,18 @@ from construct import (
     ChatRequest,
     ConfigError,
     ConstructError,
+    ImagePart,
     InvalidRequest,
     ProviderRuntimeOptions,
+    TextPart,
+    ToolCall,
+    ToolSpec,
     create_provider_with_options,
 )
 from construct.errors import InvalidArgument
-from construct.options import MAX_TIMEOUT_S, check_temperature
+from construct.options import MAX_TIMEOUT_S, check_model, check_temperature
 from construct.secrets import scrub_secret_patterns
+from construct.types import as_messages
 
 REQ = ChatRequest([ChatMessage.user("hi")])
 GATEWAY_CHAT = "https://gw.example.test/v1/chat/completions"
@@ -144,3 +149,196 @@ def test_check_temperature_raises_a_construct_value_error(value: Any) -> None:
         check_temperature(value)
     assert isinstance(info.value, ConfigError)
     assert isinstance(info.value, ValueError)
+
+
+# -- ChatMessage, ChatRequest, ToolSpec ---------------------------------------------------
+
+
+def _user(text: str = "hi") -> ChatMessage:
+    return ChatMessage.user(text)
+
+
+def _bad(make: Any, *words: str) -> InvalidArgument:
+    with pytest.raises(InvalidArgument) as info:
+        make()
+    err = info.value
+    assert isinstance(err, ConstructError)
+    assert isinstance(err, TypeError)
+    assert isinstance(err, ValueError)
+    for word in words:
+        assert word in str(err)
+    return err
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (None, "got None"),
+        (42, "got int"),
+        ({"text": "hi"}, "got dict"),
+        (b"hi", "got bytes"),
+        ([{"type": "text", "text": "hi"}], "parts must be TextPart or ImagePart"),
+        (("hi",), "parts must be TextPart or ImagePart"),
+    ],
+)
+def test_message_content_is_checked_at_construction(content: Any, says: str) -> None:
+    # Each was accepted, then failed inside a dialect or the JSON encoder at send time.
+    _bad(lambda: ChatMessage("user", content), "content", says)
+
+
+@pytest.mark.parametrize("role", [None, 1, ["user"], "User", ""])
+def test_message_role_is_checked(role: Any) -> None:
+    _bad(lambda: ChatMessage(role, "hi"), "role must be one of")
+
+
+@pytest.mark.parametrize(
+    "calls",
+    [
+        "call",
+        [{"id": "1", "name": "f", "arguments": "{}"}],
+        [ToolCall("1", "f", {"a": 1})],  # type: ignore[arg-type]
+        [ToolCall("1", None, "{}")],  # type: ignore[arg-type]
+    ],
+)
+def test_message_tool_calls_are_checked(calls: Any) -> None:
+    _bad(lambda: ChatMessage("assistant", "", calls), "tool_calls")
+
+
+def test_tool_call_id_must_be_text() -> None:
+    _bad(lambda: ChatMessage("tool", "42", (), 7), "tool_call_id must be a string")  # type: ignore[arg-type]
+
+
+def test_content_parts_are_checked() -> None:
+    _bad(lambda: TextPart(None), "TextPart.text must be a string")  # type: ignore[arg-type]
+    _bad(lambda: ImagePart(None), "ImagePart.url must be a string")  # type: ignore[arg-type]
+
+
+def test_valid_messages_still_build() -> None:
+    parts = [TextPart("look"), ImagePart("https://example.test/a.png")]
+    message = ChatMessage("user", parts)
+    assert message.content == tuple(parts)
+    assert ChatMessage("assistant", "", [ToolCall("1", "f", "{}")]).tool_calls[0].name == "f"
+    assert ChatMessage.tool("1", "done").tool_call_id == "1"
+
+
+def test_assistant_takes_the_none_text_of_a_tool_call_reply() -> None:
+    # ChatResponse.text is None when the model only called tools; passing it back is natural.
+    call = ToolCall("1", "f", "{}")
+    assert ChatMessage.assistant(None, [call]).content == ""
+
+
+@pytest.mark.parametrize(
+    ("tools", "says"),
+    [
+        (["f"], "tools must be ToolSpec values"),
+        ([{"name": "f"}], "tools must be ToolSpec values"),
+        ("f", "tools must be a list or tuple"),
+        ({"name": "f"}, "tools must be a list or tuple"),
+        (5, "tools must be a list or tuple"),
+    ],
+)
+def test_request_tools_are_checked(tools: Any, says: str) -> None:
+    _bad(lambda: ChatRequest((_user(),), tools=tools), says)
+
+
+@pytest.mark.parametrize(
+    ("messages", "says"),
+    [
+        ("hi", "messages must be a list or tuple"),
+        ({"role": "user", "content": "hi"}, "messages must be a list or tuple"),
+        (None, "messages must be a list or tuple"),
+        ([{"role": "user", "content": "hi"}], "messages must be ChatMessage values"),
+    ],
+)
+def test_request_messages_are_checked(messages: Any, says: str) -> None:
+    _bad(lambda: ChatRequest(messages), says)
+
+
+@pytest.mark.parametrize("tokens", [0, -1, 1.5, "100", True])
+def test_request_max_tokens_is_checked(tokens: Any) -> None:
+    _bad(lambda: ChatRequest((_user(),), max_tokens=tokens), "max_tokens")
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ({"seed": object()}, "'seed': object is not a JSON value"),
+        ({"top_p": math.nan}, "nan is not JSON"),
+        ({"logit_bias": {"1": math.inf}}, "inf is not JSON"),
+        ({"tags": [{1, 2}]}, "set is not a JSON value"),
+        ({1: "x"}, "key 1 is not a string"),
+        ({"meta": {2: "x"}}, "key 2 is not a string"),
+        (["seed"], "extra must be a dict"),
+        ("seed=1", "extra must be a dict"),
+    ],
+)
+def test_request_extra_must_be_json(extra: Any, says: str) -> None:
+    # A set or an object failed inside the JSON encoder at send time; NaN was sent as `NaN`,
+    # which is not JSON.
+    _bad(lambda: ChatRequest((_user(),), extra=extra), says)
+
+
+def test_deeply_nested_extra_is_refused_without_a_recursion_error() -> None:
+    deep: Any = 1
+    for _ in range(10_000):
+        deep = [deep]
+    _bad(lambda: ChatRequest((_user(),), extra={"x": deep}), "nested more than 100")
+
+
+def test_json_extra_still_builds() -> None:
+    extra = {"top_p": 0.5, "stop": ["a"], "meta": {"k": None, "n": 1, "ok": True}, "t": (1, 2)}
+    assert ChatRequest((_user(),), extra=extra).extra == extra
+
+
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (lambda: ToolSpec(""), "a tool needs a name"),
+        (lambda: ToolSpec(None), "a tool needs a name"),  # type: ignore[arg-type]
+        (lambda: ToolSpec("f", None), "description must be a string"),  # type: ignore[arg-type]
+        (lambda: ToolSpec("f", "", "{}"), "parameters must be a JSON Schema object"),  # type: ignore[arg-type]
+    ],
+)
+def test_tool_spec_is_checked(make: Any, says: str) -> None:
+    _bad(make, says)
+
+
+@pytest.mark.parametrize(
+    ("messages", "says"),
+    [
+        ([{"content": "hi"}], "message 0 has no role"),
+        ([{"role": "user", "content": "hi"}, {"content": "x"}], "message 1 has no role"),
+        ([{"role": "user", "content": 5}], "got int"),
+        ([{"role": "assistant", "tool_calls": [{"id": "1", "nom": "f"}]}], "each tool call"),
+        ([{"role": "assistant", "tool_calls": "f"}], "tool_calls must be a list"),
+        ("hello", "messages must be a list"),
+        ([42], "expected ChatMessage or dict, got int"),
+    ],
+)
+def test_history_entries_are_checked(messages: Any, says: str) -> None:
+    # A dict without a role was a raw KeyError from chat_with_history.
+    _bad(lambda: as_messages(messages), says)
+
+
+def test_history_dict_with_null_content_is_an_empty_message() -> None:
+    (message,) = as_messages([{"role": "assistant", "content": None}])
+    assert message.content == ""
+
+
+# -- model and temperature at the provider's door -----------------------------------------
+
+
+@pytest.mark.parametrize("model", [123, 1.5, {"id": "m"}, ["m"], b"m"])
+def test_check_model_refuses_what_is_not_a_name(model: Any) -> None:
+    _bad(lambda: check_model(model), "model must be a string")
+
+
+def test_check_model_trims_and_treats_blank_as_unset() -> None:
+    assert check_model("  gpt-4o ") == "gpt-4o"
+    assert check_model("  ") is None
+    assert check_model(None) is None
+
+
+def test_default_model_option_is_checked() -> None:
+    # It reached `.strip()` inside the first call as a raw AttributeError.
+    _bad(lambda: ProviderRuntimeOptions(default_model=123), "model must be a string")  # type: ignore[arg-type]
