@@ -2,7 +2,9 @@
 
     ConstructError
     ├── ConfigError                  bad name, bad config, bad key for the provider
-    │   └── UnknownProvider          a provider name no row or form matches
+    │   ├── UnknownProvider          a provider name no row or form matches
+    │   └── InvalidArgument          a value of the wrong type or out of range; also a
+    │                                TypeError and a ValueError
     └── ProviderError                a call failed (.provider .status .retry_after .is_retryable)
         ├── AuthError                401 / 403, or no key at all
         ├── RateLimited              429: slow down, retry later           (retryable)
@@ -17,6 +19,7 @@
         └── AllProvidersFailed       every provider and model of a chain failed (.attempts)
             └── AllProvidersRateLimited  ... all by rate limits; also a RateLimited (.retry_after)
 
+Nothing else leaves construct: `except ConstructError` catches every error it raises.
 Messages say what went wrong and what to do, and are scrubbed of secrets when
 the exception is built, so no key reaches a traceback, a log or the CLI. So is
 the exception construct was handling at that moment (and its chain), which
@@ -42,6 +45,7 @@ __all__ = [
     "ConstructError",
     "ContentBlocked",
     "ContextWindowExceeded",
+    "InvalidArgument",
     "InvalidRequest",
     "InvalidResponse",
     "ProviderCapabilityError",
@@ -80,6 +84,14 @@ class UnknownProvider(ConfigError):
         super().__init__(message)
         self.name = scrub_secret_patterns(name)
         self.suggestions = list(suggestions)
+
+
+class InvalidArgument(ConfigError, TypeError, ValueError):
+    """A value handed to construct has the wrong type or is out of range; nothing was sent.
+
+    Also a `TypeError` and a `ValueError`, so code written against the built-in errors
+    (`except ValueError`) keeps working while `except ConstructError` catches it too.
+    """
 
 
 def _scrub_handled_exception() -> None:

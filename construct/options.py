@@ -1,8 +1,11 @@
 """`ProviderRuntimeOptions`: what configures one provider beyond its name and key.
 
-It sits at the bottom of the package (it imports only `errors`), so the
-factory, the dialects and the providers can all read it without an import
-looking up the layers.
+It sits at the bottom of the package (it imports only `errors` and `secrets`),
+so the factory, the dialects and the providers can all read it without an
+import looking up the layers.
+
+Every field is checked when the options are built: a wrong value is an
+`InvalidArgument` naming the field, not a failure inside the first call.
 """
 
 from __future__ import annotations
@@ -12,12 +15,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .errors import ConfigError
+from .errors import InvalidArgument
+from .secrets import Secret, is_credential_header, mask
 
-__all__ = ["TEMPERATURE_RANGE", "ProviderRuntimeOptions", "check_temperature"]
+__all__ = [
+    "MAX_TIMEOUT_S",
+    "TEMPERATURE_RANGE",
+    "ProviderRuntimeOptions",
+    "check_model",
+    "check_temperature",
+    "header_problem",
+]
 
 # Every API construct speaks takes a sampling temperature between these.
 TEMPERATURE_RANGE = (0.0, 2.0)
+# The longest timeout or wait construct accepts: a day. Anything longer is a unit mistake
+# (milliseconds for seconds), and 1e10 or inf makes a sync call raise OverflowError when the
+# deadline is computed.
+MAX_TIMEOUT_S = 86_400
 _REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 # RFC 9110 §5.1: a header name is a token; a value is visible ASCII, spaces and tabs.
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -31,8 +46,16 @@ def _is_number(value: object) -> bool:
 def _check_number(name: str, value: object, optional: bool = False) -> None:
     if value is None and optional:
         return
-    if not _is_number(value) or value <= 0:  # type: ignore[operator]
-        raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
+    if not _is_number(value) or not 0 < value <= MAX_TIMEOUT_S:  # type: ignore[operator]
+        raise InvalidArgument(
+            f"{name} must be a number of seconds above 0 and at most {MAX_TIMEOUT_S} "
+            f"(a day), got {_cut(repr(value))}"
+        )
+
+
+def _cut(text: str, limit: int = 80) -> str:
+    # A 10 MB value must not come back in full in a message.
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +86,8 @@ class ProviderRuntimeOptions:
 
     def __post_init__(self) -> None:
         if self.http_transport not in ("httpx", "aiohttp"):
-            raise ConfigError(
-                f"http_transport must be 'httpx' or 'aiohttp', got {self.http_transport!r}"
-            )
+            shown = _cut(repr(self.http_transport))
+            raise InvalidArgument(f"http_transport must be 'httpx' or 'aiohttp', got {shown}")
         _check_number("provider_timeout_secs", self.provider_timeout_secs, optional=True)
         _check_number("connect_timeout_secs", self.connect_timeout_secs)
         _check_number("stream_idle_timeout_secs", self.stream_idle_timeout_secs, optional=True)
@@ -73,36 +95,58 @@ class ProviderRuntimeOptions:
         for name in ("max_response_mb", "max_event_mb"):
             value = getattr(self, name)
             if not _is_number(value) or not 0 < value <= 4096:
-                raise ConfigError(
-                    f"{name} must be a number of MiB above 0 and at most 4096, got {value!r}"
+                raise InvalidArgument(
+                    f"{name} must be a number of MiB above 0 and at most 4096, "
+                    f"got {_cut(repr(value))}"
                 )
         tokens = self.provider_max_tokens
         if tokens is not None and (type(tokens) is not int or tokens <= 0):
-            raise ConfigError(f"provider_max_tokens must be a positive integer, got {tokens!r}")
-        if self.provider_api_url is not None and not isinstance(self.provider_api_url, str):
-            raise ConfigError(
-                f"provider_api_url must be a string, got {type(self.provider_api_url).__name__}"
+            raise InvalidArgument(
+                f"provider_max_tokens must be a positive integer, got {_cut(repr(tokens))}"
+            )
+        url = self.provider_api_url
+        if url is not None and not isinstance(url, str):
+            raise InvalidArgument(f"provider_api_url must be a string, got {type(url).__name__}")
+        # The URL itself is checked where the provider is built (registry.validate_base_url);
+        # credentials in it are refused now, before any repr could print them.
+        if url is not None and "@" in url.partition("://")[2].partition("/")[0]:
+            raise InvalidArgument(
+                "provider_api_url must not carry credentials (user:password@); pass the key "
+                "as api_key instead"
             )
         effort = self.reasoning_effort
         if effort is not None and (
             not isinstance(effort, str) or effort.strip().lower() not in _REASONING_EFFORTS
         ):
-            raise ConfigError(
-                f"reasoning_effort must be one of {', '.join(_REASONING_EFFORTS)}, got {effort!r}"
+            raise InvalidArgument(
+                f"reasoning_effort must be one of {', '.join(_REASONING_EFFORTS)}, "
+                f"got {_cut(repr(effort))}"
             )
+        if self.default_model is not None:
+            check_model(self.default_model)
         if self.default_temperature is not None:
             check_temperature(self.default_temperature)
         if not isinstance(self.extra_headers, Mapping):
-            raise ConfigError("extra_headers must be a mapping of header name to value")
+            raise InvalidArgument("extra_headers must be a mapping of header name to value")
         for name, value in self.extra_headers.items():
-            if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
-                raise ConfigError(f"extra_headers: {name!r} is not a valid HTTP header name")
-            # httpx sends header values as ASCII; anything else fails only at the first call.
-            if not isinstance(value, str) or not _HEADER_VALUE.fullmatch(value):
-                raise ConfigError(
-                    f"extra_headers: the value of {name!r} must be printable ASCII text "
-                    "without line breaks"
-                )
+            problem = header_problem(name, value)
+            if problem is not None:
+                raise InvalidArgument(f"extra_headers: {problem}")
+            if is_credential_header(name) and value.strip():
+                # Registered, so a server that echoes it back cannot leak it into a message.
+                Secret(value)
+        # A copy: headers added to the caller's dict later would skip the checks above.
+        object.__setattr__(self, "extra_headers", dict(self.extra_headers))
+
+    def __repr__(self) -> str:
+        # docs/config.md: a credential header is masked wherever the options are shown.
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "extra_headers":
+                value = {k: mask(v) if is_credential_header(k) else v for k, v in value.items()}
+            shown.append(f"{f.name}={value!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
 
     @classmethod
     def coerce(cls, options: ProviderRuntimeOptions | Mapping[str, Any] | None):
@@ -111,23 +155,49 @@ class ProviderRuntimeOptions:
         if isinstance(options, cls):
             return options
         if not isinstance(options, Mapping):
-            raise ConfigError(
+            raise InvalidArgument(
                 "provider options must be a ProviderRuntimeOptions or a mapping, "
                 f"got {type(options).__name__}"
             )
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - known)
+        unknown = sorted(str(k) for k in set(options) - known)
         if unknown:
-            raise ConfigError(
-                f"unknown provider option(s): {', '.join(unknown)}; "
+            raise InvalidArgument(
+                f"unknown provider option(s): {_cut(', '.join(unknown), 200)}; "
                 f"known: {', '.join(sorted(known))}"
             )
         return cls(**options)
 
 
+def header_problem(name: object, value: object) -> str | None:
+    """What keeps one extra header from being sent, or None. The value is never quoted: the
+    header may carry a key."""
+    if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+        return f"{_cut(repr(name))} is not a valid HTTP header name"
+    # httpx sends header values as ASCII; anything else fails only at the first call.
+    if not isinstance(value, str) or not _HEADER_VALUE.fullmatch(value):
+        return f"the value of {_cut(repr(name))} must be printable ASCII text without line breaks"
+    return None
+
+
+def check_model(value: object) -> str | None:
+    """`value` as a model name (trimmed; None when blank or not given), or an
+    `InvalidArgument`: a number or a dict is a caller's mistake, not a model."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidArgument(
+            f"model must be a string naming the model, got {type(value).__name__}"
+        )
+    return value.strip() or None
+
+
 def check_temperature(value: object) -> float:
-    """`value` as a temperature, or a ConfigError saying the range (the one place it is checked)."""
+    """`value` as a temperature, or an `InvalidArgument` saying the range (the one place it is
+    checked). `InvalidArgument` is a `ConfigError` and also a `ValueError` and a `TypeError`."""
     low, high = TEMPERATURE_RANGE
     if not _is_number(value) or not low <= value <= high:  # type: ignore[operator]
-        raise ConfigError(f"temperature {value!r} is out of range (expected 0..2)")
+        raise InvalidArgument(
+            f"temperature {_cut(repr(value))} is out of range (expected a number from 0 to 2)"
+        )
     return float(value)  # type: ignore[arg-type]

@@ -34,6 +34,7 @@ _CREDENTIAL_WORDS = ("auth", "key", "token", "secret", "cookie", "password")
 # keys of any shape, including ones no pattern below would recognise.
 _known_values: set[str] = set()
 _known_pattern: re.Pattern[str] | None = None
+_known_stale = False
 
 # Token characters of a key body; a match must start at a token boundary, so
 # the `sk-` inside `task-x` is left alone (the reference scrubbed it).
@@ -104,14 +105,23 @@ def _redact_header(m: re.Match[str]) -> str:
 
 
 def _remember(value: str) -> None:
-    global _known_pattern
+    global _known_stale
     if len(value) < 8 or value in _known_values:
         # Very short values would redact ordinary words; they are not real keys.
         return
     _known_values.add(value)
-    _known_pattern = re.compile(
-        "|".join(re.escape(v) for v in sorted(_known_values, key=len, reverse=True))
-    )
+    # Compiled at the next scrub, not here: a config with thousands of keys would
+    # otherwise compile a pattern of all of them once per key.
+    _known_stale = True
+
+
+def _known() -> re.Pattern[str] | None:
+    global _known_pattern, _known_stale
+    if _known_stale:
+        _known_stale = False  # a key added while compiling marks it stale again
+        values = sorted(tuple(_known_values), key=len, reverse=True)
+        _known_pattern = re.compile("|".join(re.escape(v) for v in values))
+    return _known_pattern
 
 
 def is_credential_header(name: str) -> bool:
@@ -176,8 +186,9 @@ def scrub_secret_patterns(text: str) -> str:
     if not text:
         return text
     text = str(text)
-    if _known_pattern is not None:
-        text = _known_pattern.sub(REDACTED, text)
+    known = _known()
+    if known is not None:
+        text = known.sub(REDACTED, text)
     text = _redact_userinfo(text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _URL_PARAM.sub(lambda m: m.group(1) + REDACTED, text)

@@ -846,3 +846,164 @@ def test_registry_does_not_import_config_or_pydantic():
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+# ---------------------------------------------------------------------------- refused at load
+
+
+def test_urls_that_would_fail_at_the_first_call_are_problems_of_their_entry(tmp_path):
+    # Each passed `config check` and failed later with a raw httpx.InvalidURL, UnicodeError
+    # or ExceptionGroup from inside the first call.
+    path = write(
+        tmp_path,
+        """
+        api_url = "https://llm.example.test:99999/v1"
+        [reliability]
+        fallback_providers = [
+            "groq",
+            "custom:http://a..b/v1",
+            "custom:http://llm.example.test:abc/v1",
+            "anthropic-custom:https://llm.example.test/v1\\r\\nX-Injected: 1",
+        ]
+        [[model_routes]]
+        hint = "fast"
+        provider = "custom:https://llm.example.test\\u0000/v1"
+        [[model_routes]]
+        hint = "slow"
+        provider = "custom:https://llm example.test/v1"
+        """,
+    )
+    by_loc = dict(p.split(": ", 1) for p in problems_of(path))
+    assert sorted(by_loc) == [
+        "api_url",
+        "model_routes[0].provider",
+        "model_routes[1].provider",
+        "reliability.fallback_providers[1]",
+        "reliability.fallback_providers[2]",
+        "reliability.fallback_providers[3]",
+    ]
+    assert "port" in by_loc["api_url"]
+    assert "empty label" in by_loc["reliability.fallback_providers[1]"]
+    assert "port" in by_loc["reliability.fallback_providers[2]"]
+    assert "'\\r'" in by_loc["reliability.fallback_providers[3]"]
+    assert "'\\x00'" in by_loc["model_routes[0].provider"]
+    assert "a space" in by_loc["model_routes[1].provider"]
+    config, problems = check_config(path, environ={})
+    assert config is not None
+    assert len(problems) == 6
+
+
+@pytest.mark.parametrize(
+    "toml",
+    [
+        "x = " + "[" * 50 + "]" * 50,
+        "x = " + "[" * 100_000 + "]" * 100_000,
+        "x = " + "{a = " * 600 + "1" + "}" * 600,
+        "[" + ".".join(["a"] * 5000) + "]",
+    ],
+)
+def test_deeply_nested_toml_is_a_config_error(tmp_path, toml):
+    # Was a raw RecursionError ("unexpected RecursionError" in the CLI).
+    path = write(tmp_path, toml + "\n")
+    with pytest.raises(ConfigError, match="nested more than 32 levels") as info:
+        load_config(path, environ={})
+    assert str(path) in str(info.value)
+    config, problems = check_config(path, environ={})
+    assert config is None and len(problems) == 1
+
+
+def test_nesting_a_setting_needs_still_loads(tmp_path):
+    path = write(tmp_path, '[reliability.model_fallbacks]\n"a" = ["b", "c"]\n')
+    assert load_config(path, environ={}).reliability.model_fallbacks == {"a": ["b", "c"]}
+
+
+@pytest.mark.parametrize(
+    ("toml", "loc"),
+    [
+        ("provider_timeout_secs = 10_000_000_000", "provider_timeout_secs"),
+        ("provider_timeout_secs = inf", "provider_timeout_secs"),
+        ("provider_timeout_secs = nan", "provider_timeout_secs"),
+        ("provider_timeout_secs = 86401", "provider_timeout_secs"),
+        ("[reliability]\ntotal_timeout_s = inf", "reliability.total_timeout_s"),
+        ("[reliability]\ntotal_timeout_s = 1e10", "reliability.total_timeout_s"),
+        ("[reliability]\ntotal_timeout_s = nan", "reliability.total_timeout_s"),
+        ("[reliability]\nmax_retry_after_s = inf", "reliability.max_retry_after_s"),
+        (
+            "[reliability]\ncircuit_breaker_cooldown_s = 1e10",
+            "reliability.circuit_breaker_cooldown_s",
+        ),
+        ("[reliability]\nprovider_backoff_ms = 100_000_000_000", "reliability.provider_backoff_ms"),
+    ],
+)
+def test_timeouts_are_bounded_by_a_day(tmp_path, toml, loc):
+    # 1e10 or inf loaded, then a sync call raised OverflowError computing its deadline.
+    problems = problems_of(write(tmp_path, toml + "\n"))
+    assert [p.split(":", 1)[0] for p in problems] == [loc]
+
+
+def test_a_day_is_still_a_valid_timeout(tmp_path):
+    path = write(
+        tmp_path,
+        "provider_timeout_secs = 86400\n[reliability]\ntotal_timeout_s = 86400.0\n"
+        "provider_backoff_ms = 86_400_000\n",
+    )
+    config = load_config(path, environ={})
+    assert config.provider_timeout_secs == 86400
+    assert config.reliability.total_timeout_s == 86400
+
+
+def test_reliability_dict_from_code_is_bounded_too():
+    with pytest.raises(ConfigValidationError, match="total_timeout_s: must be at most 86400"):
+        ReliabilityConfig.coerce({"total_timeout_s": float("inf")})
+
+
+def test_headers_httpx_cannot_send_are_problems_at_load(tmp_path):
+    secret = "tok-\u00e9-very-secret-value"
+    path = write(
+        tmp_path,
+        f"""
+        [extra_headers]
+        "X Title" = "fine"
+        "X-Note" = "caf\u00e9"
+        "X-Api-Token" = "{secret}"
+        "X-Ok" = "plain"
+        """,
+    )
+    problems = problems_of(path)
+    by_loc = dict(p.split(": ", 1) for p in problems)
+    assert sorted(by_loc) == [
+        'extra_headers."X Title"',
+        "extra_headers.X-Api-Token",
+        "extra_headers.X-Note",
+    ]
+    assert "not a valid HTTP header name" in by_loc['extra_headers."X Title"']
+    assert "printable ASCII" in by_loc["extra_headers.X-Note"]
+    assert "tok-" not in "\n".join(problems)
+
+
+def test_thousands_of_bad_fallbacks_are_checked_in_linear_time(tmp_path):
+    # Each problem was compared with every earlier one: 20,000 took 28 s, now about 1.5 s.
+    import time
+
+    names = ", ".join(f'"custom:ftp://h/v{i}"' for i in range(20_000))
+    path = write(tmp_path, f"[reliability]\nfallback_providers = [{names}]\n")
+    started = time.perf_counter()
+    _config, problems = check_config(path, environ={})
+    assert time.perf_counter() - started < 10
+    assert len(problems) == 20_000
+
+
+def test_huge_key_or_provider_name_is_cut_in_messages(tmp_path):
+    import time
+
+    huge = "k" * 10_000_000
+    path = write(tmp_path, f'default_provider = "{huge}"\n[reliability]\n"{huge}" = 1\n')
+    started = time.perf_counter()
+    _config, problems = check_config(path, environ={})
+    assert time.perf_counter() - started < 10
+    assert len(problems) == 2
+    assert all(len(p) < 1000 for p in problems)
+    assert sorted(p[:40] for p in problems) == [
+        "default_provider: Unknown provider: 'kkk",
+        'reliability."' + "k" * 27,
+    ]

@@ -16,6 +16,7 @@ from construct.errors import ConfigError, UnknownProvider
 from construct.registry import (
     GENERIC_KEY_ENV,
     PROVIDERS,
+    apply_api_url,
     key_env_vars,
     key_from_env,
     list_providers,
@@ -455,6 +456,116 @@ def test_custom_url_validation(prefix: str, url: str, says: str) -> None:
         assert f"{prefix}https://your-api.com" in message
     assert "hunter2secret" not in message
     assert "tokenonly" not in message
+
+
+@pytest.mark.parametrize("prefix", ["custom:", "anthropic-custom:"])
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://h.example.test:99999/v1", "port"),
+        ("http://h.example.test:abc/v1", "port"),
+        ("http://h.example.test:0/v1", "port"),
+        ("http://h.example.test/v1\r\nX-Injected: 1", "control character '\\r'"),
+        ("http://h.example.test/v1\nx", "control character '\\n'"),
+        ("http://h.example\x00.test/v1", "control character '\\x00'"),
+        ("http://h.example.test/v1\tx", "control character '\\t'"),
+        ("http://h example.test/v1", "a space"),
+        ("http://h.example.test/my models/v1", "a space"),
+        ("http://a..b/v1", "empty label"),
+        ("http://.a.example.test/v1", "empty label"),
+        ("http://" + "a" * 64 + ".example.test/v1", "longer than 63"),
+        ("http://" + "abc." * 70 + "test/v1", "longer than 253"),
+        ("http://h{X}.example.test/v1", "letters, digits"),
+        ("http://\u2603.example.test/v1", "internationalised"),
+        ("http://[::zz]/v1", "valid URL"),
+        ("https://h.example.test/" + "v" * 70_000, "longer than 65536"),
+    ],
+)
+def test_url_that_would_fail_at_the_first_call_is_refused_at_resolve(
+    prefix: str, url: str, says: str
+) -> None:
+    # Each of these used to resolve, then fail inside httpx or the socket layer with a raw
+    # InvalidURL, UnicodeError or ExceptionGroup at the first call.
+    with pytest.raises(ConfigError) as info:
+        resolve(prefix + url)
+    message = str(info.value)
+    assert says in message
+    assert f"{prefix}https://your-api.com" in message
+    assert len(message) < 400
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://llm.example.test:8443/v1",
+        "https://llm.example.test./v1",
+        "http://my_service:8000/v1",
+        "https://b\u00fccher.example.test/v1",
+        "http://[::1]:65535/v1",
+        "https://llm.example.test/v1?api-version=1",
+    ],
+)
+def test_unusual_but_valid_urls_still_resolve(url: str) -> None:
+    assert resolve(f"custom:{url}").base_url == url.rstrip("/")
+
+
+def test_api_url_is_held_to_the_same_rules() -> None:
+    with pytest.raises(ConfigError, match=r"api_url URL .* port"):
+        apply_api_url(resolve("groq"), "https://llm.example.test:70000/v1")
+
+
+@pytest.mark.parametrize(
+    ("name", "kept"),
+    [
+        ("custm:https://alice:hunter2secret@llm.example.test/v1", "alice:***@"),
+        ("custom-https://alice:hunter2secret@llm.example.test", "alice:***@"),
+        ("cutsom:https://hunter2secret@llm.example.test/v1", "//***@"),
+    ],
+)
+def test_mistyped_url_never_shows_its_userinfo(name: str, kept: str) -> None:
+    with pytest.raises(UnknownProvider) as info:
+        resolve(name)
+    for text in (str(info.value), repr(info.value), info.value.name):
+        assert "hunter2secret" not in text
+        # The host stays, to say which entry it was; the userinfo is masked where the name
+        # is kept (`.name`) and redacted whole where the message is scrubbed.
+        assert "llm.example.test" in text
+        assert kept in text or "[REDACTED]@" in text
+
+
+def test_huge_unknown_name_is_cut_in_the_message_and_answered_fast() -> None:
+    import time
+
+    name = "x" * 10_000_000
+    started = time.perf_counter()
+    with pytest.raises(UnknownProvider) as info:
+        resolve(name)
+    assert time.perf_counter() - started < 2
+    assert len(str(info.value)) < 1000
+    assert len(info.value.name) < 200
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["groqq", "opnai", "x", "nope-123", "claude-sonnet", "azure_openai", "kimi", "q:w/e.r-t_y"],
+)
+def test_suggestions_are_those_of_difflib(name: str) -> None:
+    # `_closest_names` prunes by an upper bound to be fast; the answer must not change.
+    import difflib
+
+    names = [s.name for s in PROVIDERS] + list(registry._BY_ALIAS)
+    expected = difflib.get_close_matches(name, names, n=3, cutoff=0.0)
+    assert list(registry._closest_names(name)) == expected
+
+
+def test_long_name_is_scrubbed_before_it_is_cut() -> None:
+    # The key starts inside the part shown and ends after the cut: cutting first would
+    # leave its head, which no pattern recognises once it is too short.
+    key = "sk-proj-" + "Q" * 200
+    with pytest.raises(UnknownProvider) as info:
+        resolve("z" * 89 + "/" + key)
+    assert "sk-pr" not in str(info.value)
+    assert "QQQ" not in str(info.value)
 
 
 def test_plain_http_to_a_remote_host_warns_once(

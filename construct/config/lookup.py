@@ -71,15 +71,49 @@ def _read_dotenv(path: Path) -> dict[str, str]:
     return {k: v for k, v in values.items() if v is not None}
 
 
+# No setting nests deeper than four (`reliability.model_fallbacks.<model>[i]`); the stages
+# after parsing walk the table recursively, so a deeper one is refused before they run.
+MAX_DEPTH = 32
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     if path.is_dir():
         raise ConfigError(f"Config path is a directory, not a file: {path}")
     try:
         with path.open("rb") as f:
-            return tomllib.load(f)
+            data = tomllib.load(f)
+    except RecursionError:
+        # tomllib parses nested arrays and inline tables recursively.
+        raise ConfigError(_too_deep(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if _depth(data) > MAX_DEPTH:
+        raise ConfigError(_too_deep(path))
+    return data
+
+
+def _too_deep(path: Path) -> str:
+    return (
+        f"{path}: arrays or tables are nested more than {MAX_DEPTH} levels deep; no setting "
+        "nests more than four. Check the file for a runaway '[' or '{'."
+    )
+
+
+def _depth(value: Any) -> int:
+    """How deeply arrays and tables nest in `value`, counted without recursing."""
+    deepest = 0
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth + 1)
+            if deepest > MAX_DEPTH:
+                return deepest
+            stack.extend(
+                (v, depth + 1) for v in (item.values() if isinstance(item, dict) else item)
+            )
+    return deepest

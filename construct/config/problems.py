@@ -29,6 +29,9 @@ __all__ = [
 Loc = tuple[str | int, ...]
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+# How much of a TOML key and of a problem line a message shows: no value comes back whole.
+MAX_KEY_SHOWN = 60
+MAX_LINE = 1000
 
 
 class ConfigValidationError(ConfigError):
@@ -44,12 +47,17 @@ class ConfigValidationError(ConfigError):
 
 
 def format_loc(loc: Loc) -> str:
-    """`reliability.api_keys[1]`, `model_routes[0].api_key`, `a."quoted/key"`."""
+    """`reliability.api_keys[1]`, `model_routes[0].api_key`, `a."quoted/key"`.
+
+    A key longer than `MAX_KEY_SHOWN` is cut (`"xxx…"`): a 10 MB key is not repeated."""
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
+            if len(part) > MAX_KEY_SHOWN:
+                # Scrubbed before the cut, which could leave a key's head no pattern knows.
+                part = scrub_secret_patterns(part[: 10 * MAX_KEY_SHOWN])[:MAX_KEY_SHOWN] + "…"
             name = part if _BARE_KEY.fullmatch(part) else json.dumps(part, ensure_ascii=False)
             out += f".{name}" if out else name
     return out
@@ -70,20 +78,27 @@ class Problems:
 
     def __init__(self) -> None:
         self.items: list[tuple[Loc, str]] = []
+        # Every loc with a problem, so `covers` looks up each prefix of a loc instead of
+        # scanning every problem: a list of 8,000 unknown fallbacks took 41 s to check.
+        self._locs: set[Loc] = set()
 
     def add(self, loc: Loc, message: str) -> None:
         self.items.append((loc, message))
+        self._locs.add(loc)
 
     def covers(self, loc: Loc) -> bool:
         """A problem was already found at `loc` or around it; one report per spot is enough."""
-        return any(loc[: len(seen)] == seen for seen, _ in self.items)
+        return any(loc[:i] in self._locs for i in range(len(loc) + 1))
 
     def lines(self, sources: Mapping[Loc, str]) -> list[str]:
-        """`key.path (from VAR): message` lines; `sources` names the variable a value came from."""
+        """`key.path (from VAR): message` lines; `sources` names the variable a value came from.
+
+        Each line is scrubbed, then cut at `MAX_LINE` characters."""
         out = []
         for loc, message in self.items:
             source = f" (from {sources[loc]})" if loc in sources else ""
-            out.append(scrub_secret_patterns(f"{format_loc(loc)}{source}: {message}"))
+            line = scrub_secret_patterns(f"{format_loc(loc)}{source}: {message}")
+            out.append(line if len(line) <= MAX_LINE else line[:MAX_LINE] + "...")
         return out
 
 

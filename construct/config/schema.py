@@ -29,7 +29,7 @@ from pydantic_core import PydanticCustomError
 
 from .. import registry
 from ..errors import ConfigError
-from ..options import TEMPERATURE_RANGE
+from ..options import MAX_TIMEOUT_S, TEMPERATURE_RANGE, header_problem
 from ..secrets import is_credential_header, mask
 from .problems import ConfigValidationError, Loc, Problems, is_secret_loc
 
@@ -121,15 +121,16 @@ class ReliabilityConfig(_Model):
 
     provider_retries: Int = Field(2, ge=0)
     # The resilience layer raises anything below 50 ms to 50 (L2).
-    provider_backoff_ms: Int = Field(500, ge=0)
+    provider_backoff_ms: Int = Field(500, ge=0, le=MAX_TIMEOUT_S * 1000)
     fallback_providers: list[str] = Field(default_factory=list)
     api_keys: list[str] = Field(default_factory=list)
     model_fallbacks: dict[str, list[str]] = Field(default_factory=dict)
     backoff_jitter: Float = Field(0.25, ge=0, le=1)
-    max_retry_after_s: Float = Field(30.0, ge=0)
-    total_timeout_s: Float | None = Field(None, gt=0)
+    max_retry_after_s: Float = Field(30.0, ge=0, le=MAX_TIMEOUT_S)
+    # At most a day (MAX_TIMEOUT_S): 1e10 or inf made a sync call raise OverflowError.
+    total_timeout_s: Float | None = Field(None, gt=0, le=MAX_TIMEOUT_S)
     circuit_breaker_threshold: Int = Field(5, ge=1)
-    circuit_breaker_cooldown_s: Float = Field(30.0, ge=0)
+    circuit_breaker_cooldown_s: Float = Field(30.0, ge=0, le=MAX_TIMEOUT_S)
     # Agent-side settings of the reference: accepted so its configs load, unused here.
     channel_initial_backoff_secs: Int = Field(2, ge=0)
     channel_max_backoff_secs: Int = Field(60, ge=0)
@@ -200,7 +201,7 @@ class Config(_Model):
     default_temperature: Float | None = Field(
         None, ge=TEMPERATURE_RANGE[0], le=TEMPERATURE_RANGE[1]
     )
-    provider_timeout_secs: Int = Field(120, gt=0)
+    provider_timeout_secs: Int = Field(120, gt=0, le=MAX_TIMEOUT_S)
     provider_max_tokens: Int | None = Field(None, gt=0)
     extra_headers: dict[str, str] = Field(default_factory=dict)
     reliability: ReliabilityConfig = Field(default_factory=ReliabilityConfig)
@@ -245,7 +246,8 @@ def validate(data: Mapping[str, Any], path: Path | None, problems: Problems) -> 
 
 
 def check_names(data: Mapping[str, Any], problems: Problems) -> None:
-    """What pydantic cannot know: provider names, the api_url, route hints."""
+    """What pydantic cannot know: provider names, the api_url, headers httpx cannot send,
+    route hints."""
     for loc, name in _provider_names(data):
         if not problems.covers(loc):
             try:
@@ -258,6 +260,13 @@ def check_names(data: Mapping[str, Any], problems: Problems) -> None:
             registry.validate_base_url(api_url, "api_url", "https://your-api.com/v1")
         except ConfigError as exc:
             problems.add(("api_url",), exc.message)
+    headers = data.get("extra_headers")
+    for name, value in headers.items() if isinstance(headers, dict) else ():
+        loc = ("extra_headers", name)
+        if isinstance(value, str) and not problems.covers(loc):
+            problem = header_problem(name, value)
+            if problem is not None:
+                problems.add(loc, problem)
     seen: dict[str, int] = {}
     for i, route in enumerate(_routes(data)):
         hint = route.get("hint")
@@ -373,7 +382,8 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 def _unknown_key(loc: Loc) -> str:
     model = _model_at(loc[:-1])
     names = sorted(n for n in model.model_fields if n != "path") if model else []
-    close = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.6)
+    # No key is near this long; comparing a 10 MB one would take minutes.
+    close = difflib.get_close_matches(str(loc[-1])[:100], names, n=1, cutoff=0.6)
     if close:
         return f"unknown key; did you mean {close[0]!r}?"
     return f"unknown key; valid keys here: {', '.join(names)}" if names else "unknown key"

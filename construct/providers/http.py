@@ -22,6 +22,7 @@ from ..errors import (
     StreamInterrupted,
     TransientError,
 )
+from ..options import check_model, check_temperature
 from ..registry import Resolved, key_env_vars
 from ..secrets import Secret, mask
 from ..transport import HttpRequest, HttpResponse, Limits, Transport
@@ -312,7 +313,7 @@ class HttpProvider(Provider):
         return req
 
     def _model(self, model: str | None) -> str:
-        model = (model or self.default_model or "").strip()
+        model = check_model(model) or self.default_model
         if not model:
             raise InvalidRequest(
                 f"No model given for {self.display_name}: pass model=, or set default_model "
@@ -322,7 +323,8 @@ class HttpProvider(Provider):
         return model
 
     def _temperature(self, temperature: float | None) -> float | None:
-        return self.default_temperature if temperature is None else temperature
+        # Checked here, where a call enters: a NaN or a string would reach the server.
+        return self.default_temperature if temperature is None else check_temperature(temperature)
 
     def _json(self, response: HttpResponse) -> Any:
         try:

@@ -30,6 +30,7 @@ from ..errors import (
     StreamInterrupted,
     TransientError,
 )
+from ..options import check_model, check_temperature
 from ..providers.base import Provider
 from ..secrets import Secret, scrub_secret_patterns
 from ..transport import deadline
@@ -149,6 +150,7 @@ class ReliableProvider(Provider):
         self, request: ChatRequest, model: str | None = None, temperature: float | None = None
     ) -> ChatResponse:
         call = _Call(self, self._model(model))
+        temperature = _temperature(temperature)
         for t in call:
             if t.wait_s:
                 time.sleep(t.wait_s)
@@ -165,6 +167,7 @@ class ReliableProvider(Provider):
         self, request: ChatRequest, model: str | None = None, temperature: float | None = None
     ) -> ChatResponse:
         call = _Call(self, self._model(model))
+        temperature = _temperature(temperature)
         for t in call:
             if t.wait_s:
                 await asyncio.sleep(t.wait_s)
@@ -182,7 +185,7 @@ class ReliableProvider(Provider):
     def stream(
         self, request: ChatRequest, model: str | None = None, temperature: float | None = None
     ) -> Iterator[StreamEvent]:
-        return self._stream(_Call(self, self._model(model)), request, temperature)
+        return self._stream(_Call(self, self._model(model)), request, _temperature(temperature))
 
     def _stream(
         self, call: _Call, request: ChatRequest, temperature: float | None
@@ -212,7 +215,7 @@ class ReliableProvider(Provider):
     def astream(
         self, request: ChatRequest, model: str | None = None, temperature: float | None = None
     ) -> AsyncIterator[StreamEvent]:
-        return self._astream(_Call(self, self._model(model)), request, temperature)
+        return self._astream(_Call(self, self._model(model)), request, _temperature(temperature))
 
     async def _astream(
         self, call: _Call, request: ChatRequest, temperature: float | None
@@ -242,7 +245,7 @@ class ReliableProvider(Provider):
     # -- the rest of the contract ---------------------------------------------------
 
     def _model(self, model: str | None) -> str:
-        chosen = (model or self.default_model or "").strip()
+        chosen = check_model(model) or self.default_model
         if not chosen:
             raise InvalidRequest(
                 "No model given: pass model=, set default_model in config.toml, or give the "
@@ -278,6 +281,12 @@ class ReliableProvider(Provider):
     async def aclose(self) -> None:
         for _, provider in self._providers:
             await provider.aclose()
+
+
+def _temperature(temperature: float | None) -> float | None:
+    # A bad value is the caller's mistake, not a provider's failure: refused here, it is
+    # not retried, and the caller gets the InvalidArgument itself.
+    return None if temperature is None else check_temperature(temperature)
 
 
 async def _bounded(awaitable: Any, call: _Call) -> Any:

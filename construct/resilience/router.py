@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError, ConstructError, InvalidRequest
+from ..options import check_model
 from ..providers.base import Provider
 from ..secrets import Secret, mask, scrub_secret_patterns
 from ..types import ChatRequest, ChatResponse, ModelEntry, ProviderCapabilities, StreamEvent
@@ -113,7 +114,7 @@ class RouterProvider(Provider):
 
     def resolve(self, model: str | None) -> tuple[str, Provider, str | None, Route | None]:
         """(provider name, provider, model to send, matching route) for a requested model."""
-        model = (model or "").strip() or None
+        model = check_model(model)
         if model is not None and model.startswith(HINT):
             name = model[len(HINT) :]
             route = self._routes.get(name)
