@@ -8,6 +8,7 @@ Redirects are never followed: a 3xx to another host would carry the key there.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -58,6 +59,7 @@ class Transport:
         self.key_env = tuple(key_env)
         self._timeout = httpx.Timeout(timeout_s, connect=connect_timeout_s)
         self._headers = dict(headers or {})
+        self._lock = threading.Lock()
         self._client: httpx.Client | None = None
         self._aclient: httpx.AsyncClient | None = None
 
@@ -76,9 +78,16 @@ class Transport:
 
     @property
     def client(self) -> httpx.Client:
-        if self._client is None:
-            self._client = httpx.Client(**self._client_kwargs())
-        return self._client
+        client = self._client
+        return client if client is not None else self._open_client()
+
+    def _open_client(self) -> httpx.Client:
+        # Threads making their first call at once would each build a pool, and all but
+        # the last would outlive close(); the lock is taken only until one exists.
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(**self._client_kwargs())
+            return self._client
 
     @property
     def aclient(self) -> httpx.AsyncClient:
@@ -86,10 +95,14 @@ class Transport:
             self._aclient = httpx.AsyncClient(**self._client_kwargs())
         return self._aclient
 
+    def _take_client(self) -> httpx.Client | None:
+        with self._lock:
+            client, self._client = self._client, None
+        return client
+
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        if (client := self._take_client()) is not None:
+            client.close()
 
     async def aclose(self) -> None:
         if self._aclient is not None:
