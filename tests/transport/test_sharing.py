@@ -237,3 +237,170 @@ def test_a_provider_shared_by_threads_closes_every_connection():
         assert provider.chat(HELLO, "m").text == "Hello!"
         provider.close()
         assert sockets_to(server) == 0
+
+
+def test_the_hot_path_takes_no_lock_once_the_clients_exist():
+    class NoLock:
+        def __enter__(self) -> None:
+            raise AssertionError("a lock was taken on the hot path")
+
+        def __exit__(self, *exc: object) -> None: ...
+
+    transport = Transport(provider="t", display_name="T")
+    client = transport.client
+    transport._lock = NoLock()
+    assert transport.client is client
+
+    async def twice() -> None:
+        aclient = transport.aclient
+        transport._aclients._lock = NoLock()
+        assert transport.aclient is aclient
+        await aclient.aclose()
+
+    asyncio.run(twice())
+    client.close()
+
+
+# -- event loops -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_one_provider_across_successive_event_loops(transport):
+    with no_leaks(), LoopbackServer(_reply) as server:
+        provider = _provider(server, transport)
+        for _ in range(3):
+            assert asyncio.run(_calls(provider)) == ["Hello!"] * 3 + ["ab"]
+            # The loop is gone: its connections went with it, closed, not left to the GC.
+            assert sockets_to(server) == 0
+        provider.close()
+        assert sockets_to(server) == 0
+        eventually(lambda: served(server) == 0, "the server still holds connections")
+    assert len(server.requests) == 12
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_threads_each_running_a_loop_use_one_provider_at_once(transport):
+    with no_leaks(), LoopbackServer(lambda r: _reply(r, delay=0.02)) as server:
+        provider = _provider(server, transport)
+        start = threading.Barrier(2, timeout=WAIT_S)
+        used = threading.Barrier(3, timeout=WAIT_S)  # both loops have called, and wait
+        closed = threading.Event()
+
+        async def work() -> list[str]:
+            await asyncio.to_thread(start.wait)
+            answers = []
+            for _ in range(3):
+                answers += await _calls(provider)
+            await asyncio.to_thread(used.wait)
+            # The provider is closed from another thread while this loop still runs...
+            assert await asyncio.to_thread(closed.wait, WAIT_S)
+            # ...and reopens here on the next call.
+            answers += await _calls(provider, 1)
+            return answers
+
+        def in_its_own_loop(i: int) -> list[str]:
+            return asyncio.run(work())
+
+        results: list[Any] = []
+        runner = threading.Thread(
+            target=lambda: results.append(_run_threads(in_its_own_loop, 2)), daemon=True
+        )
+        runner.start()
+        used.wait()
+        assert sockets_to(server) > 0
+        provider.close()  # closes both running loops' clients, on their loops, and waits
+        assert sockets_to(server) == 0
+        closed.set()
+        runner.join(WAIT_S)
+        each = [*["Hello!"] * 3, "ab"] * 3 + ["Hello!", "ab"]
+        assert results == [[each, each]]
+        assert sockets_to(server) == 0
+        provider.close()
+        eventually(lambda: served(server) == 0, "the server still holds connections")
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_aclose_on_one_loop_closes_another_loops_connections(transport):
+    with no_leaks(), LoopbackServer(_reply) as server:
+        provider = _provider(server, transport)
+        used = threading.Event()
+        release = threading.Event()
+
+        async def other() -> str:
+            text = (await provider.achat(HELLO, "m")).text
+            used.set()
+            await asyncio.to_thread(release.wait, WAIT_S)
+            return text
+
+        results: list[str] = []
+        thread = threading.Thread(target=lambda: results.append(asyncio.run(other())))
+        thread.start()
+
+        async def here() -> int:
+            await provider.achat(HELLO, "m")
+            assert await asyncio.to_thread(used.wait, WAIT_S)
+            await provider.aclose()
+            return sockets_to(server)
+
+        try:
+            assert asyncio.run(here()) == 0
+        finally:
+            release.set()
+            thread.join(WAIT_S)
+        assert results == ["Hello!"]
+        assert sockets_to(server) == 0
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_loop_run_by_hand_closes_its_connections_when_it_shuts_down(transport):
+    with no_leaks(), LoopbackServer(_reply) as server:
+        provider = _provider(server, transport)
+        loop = asyncio.new_event_loop()
+        try:
+            assert loop.run_until_complete(_calls(provider)) == ["Hello!"] * 3 + ["ab"]
+            assert sockets_to(server) > 0  # between runs the loop keeps its connections
+            assert loop.run_until_complete(_calls(provider)) == ["Hello!"] * 3 + ["ab"]
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            assert sockets_to(server) == 0
+        finally:
+            loop.close()
+        assert asyncio.run(_calls(provider, 1)) == ["Hello!", "ab"]
+        provider.close()
+        assert sockets_to(server) == 0
+
+
+def test_close_inside_a_running_loop_closes_its_connections_when_it_yields():
+    with no_leaks(), LoopbackServer(_reply) as server:
+        provider = _provider(server)
+
+        async def go() -> int:
+            await provider.achat(HELLO, "m")
+            provider.close()  # sync close from async code: cannot wait for its own loop
+            for _ in range(100):
+                if sockets_to(server) == 0:
+                    break
+                await asyncio.sleep(0.01)
+            return sockets_to(server)
+
+        assert asyncio.run(go()) == 0
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_close_after_threads_and_loops_leaves_no_socket(transport):
+    with no_leaks(), LoopbackServer(lambda r: _reply(r, delay=0.01)) as server:
+        before = all_sockets()
+        provider = _provider(server, transport)
+        start = threading.Barrier(8, timeout=WAIT_S)
+
+        def sync_then_async(i: int) -> list[str]:
+            start.wait()
+            text = provider.chat(HELLO, "m").text
+            return [text, *asyncio.run(_calls(provider, 2))]
+
+        for _ in range(2):
+            assert asyncio.run(_calls(provider)) == ["Hello!"] * 3 + ["ab"]
+        assert _run_threads(sync_then_async, 8) == [["Hello!"] * 3 + ["ab"]] * 8
+        assert sockets_to(server) > 0  # the sync pool keeps its connections alive
+        provider.close()
+        assert sockets_to(server) == 0
+        eventually(lambda: all_sockets() == before, "sockets are left open")
