@@ -21,7 +21,7 @@ from ..errors import ConfigError
 from .body import ACCEPT_ENCODING
 from .deadlines import Clock
 from .errors import Failure, mapped_failures
-from .httpx import Transport
+from .httpx import PerLoop, Transport
 from .wire import JSON_HEADERS, SSE_ACCEPT, HttpRequest, HttpResponse
 
 __all__ = ["AiohttpTransport"]
@@ -40,13 +40,16 @@ def _aiohttp() -> Any:
     return aiohttp
 
 
+async def _close_session(session: Any) -> None:
+    await session.close()
+
+
 class AiohttpTransport(Transport):
     """Async requests through one pooled aiohttp session per event loop."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._session: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sessions: PerLoop[Any] = PerLoop(self._new_session, _close_session)
         self._aio: Any = None
 
     def _new_session(self) -> Any:
@@ -68,18 +71,20 @@ class AiohttpTransport(Transport):
 
     def _session_now(self) -> Any:
         """The running loop's session: aiohttp sessions cannot cross event loops."""
-        loop = asyncio.get_running_loop()
-        session = self._session
-        if session is None or self._loop is not loop or session.closed:
-            session = self._session = self._new_session()
-            self._loop = loop
-        return session
+        return self._sessions.get()
+
+    @property
+    def _session(self) -> Any:
+        """The running loop's session if one is open (None: not yet)."""
+        return self._sessions.peek()
+
+    def close(self) -> None:
+        """Close every loop's session (see `PerLoop.close`) and the httpx clients."""
+        self._sessions.close()
+        super().close()
 
     async def aclose(self) -> None:
-        session, self._session = self._session, None
-        if session is not None and not session.closed:
-            with contextlib.suppress(RuntimeError):  # its loop may already be gone
-                await session.close()
+        await self._sessions.aclose()
         await super().aclose()
 
     def _request(self, req: HttpRequest, headers: Mapping[str, str]) -> Any:
