@@ -21,7 +21,8 @@ from ..errors import ConfigError
 from .body import ACCEPT_ENCODING
 from .deadlines import Clock
 from .errors import Failure, mapped_failures
-from .httpx import PerLoop, Transport
+from .httpx import Transport
+from .loops import PerLoop
 from .wire import JSON_HEADERS, SSE_ACCEPT, HttpRequest, HttpResponse
 
 __all__ = ["AiohttpTransport"]

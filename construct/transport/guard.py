@@ -16,148 +16,154 @@ request by the transport): a pooled connection serves one exchange at a time.
 from __future__ import annotations
 
 import contextvars
+import functools
 import time
 from typing import Any
-
-import httpcore  # httpx's own dependency
 
 from .deadlines import Clock
 
 __all__ = ["attach", "current_clock", "guard_client", "reading"]
 
 _monotonic = time.monotonic
+# The wrapped stream classes, once built: only their streams take a clock.
+_GUARDED: set[type] = set()
 current_clock: contextvars.ContextVar[Clock | None] = contextvars.ContextVar(
     "construct_clock", default=None
 )
 
 
-def _cut(clock: Clock | None, timeout: float | None, expired: type[Exception]) -> float | None:
-    if clock is None:
-        clock = current_clock.get()
+@functools.cache
+def _backends() -> tuple[type, type]:
+    """httpcore's wrapped backends, sync and async: built on the first client, since
+    importing httpcore costs what `import construct` should not (httpx defers it too)."""
+    import httpcore  # httpx's own dependency
+
+    def _cut(clock: Clock | None, timeout: float | None, expired: type[Exception]) -> float | None:
         if clock is None:
-            return timeout
-    left = clock.due - _monotonic()
-    if left <= 0:
-        raise expired(clock.why)
-    return left if timeout is None or left < timeout else timeout
+            clock = current_clock.get()
+            if clock is None:
+                return timeout
+        left = clock.due - _monotonic()
+        if left <= 0:
+            raise expired(clock.why)
+        return left if timeout is None or left < timeout else timeout
 
+    class _Stream(httpcore.NetworkStream):
+        __slots__ = ("_inner", "clock")
 
-class _Stream(httpcore.NetworkStream):
-    __slots__ = ("_inner", "clock")
+        def __init__(self, inner: httpcore.NetworkStream) -> None:
+            self._inner = inner
+            self.clock: Clock | None = None
 
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
-        self.clock: Clock | None = None
+        def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+            # `_cut` written out: a stream reads once per event.
+            clock = self.clock or current_clock.get()
+            if clock is not None:
+                left = clock.due - _monotonic()
+                if left <= 0:
+                    raise httpcore.ReadTimeout(clock.why)
+                if timeout is None or left < timeout:
+                    timeout = left
+            return self._inner.read(max_bytes, timeout)
 
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        # `_cut` written out: a stream reads once per event.
-        clock = self.clock or current_clock.get()
-        if clock is not None:
-            left = clock.due - _monotonic()
-            if left <= 0:
-                raise httpcore.ReadTimeout(clock.why)
-            if timeout is None or left < timeout:
-                timeout = left
-        return self._inner.read(max_bytes, timeout)
+        def write(self, buffer: bytes, timeout: float | None = None) -> None:
+            self._inner.write(buffer, _cut(self.clock, timeout, httpcore.WriteTimeout))
 
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _cut(self.clock, timeout, httpcore.WriteTimeout))
+        def close(self) -> None:
+            self._inner.close()
 
-    def close(self) -> None:
-        self._inner.close()
+        def start_tls(
+            self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+        ) -> httpcore.NetworkStream:
+            cut = _cut(None, timeout, httpcore.ConnectTimeout)
+            return _Stream(self._inner.start_tls(ssl_context, server_hostname, cut))
 
-    def start_tls(
-        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.NetworkStream:
-        cut = _cut(None, timeout, httpcore.ConnectTimeout)
-        return _Stream(self._inner.start_tls(ssl_context, server_hostname, cut))
+        def get_extra_info(self, info: str) -> Any:
+            return self._inner.get_extra_info(info)
 
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
+    class _AsyncStream(httpcore.AsyncNetworkStream):
+        __slots__ = ("_inner", "clock")
 
+        def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+            self._inner = inner
+            self.clock: Clock | None = None
 
-class _AsyncStream(httpcore.AsyncNetworkStream):
-    __slots__ = ("_inner", "clock")
+        async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+            clock = self.clock or current_clock.get()
+            if clock is not None:
+                left = clock.due - _monotonic()
+                if left <= 0:
+                    raise httpcore.ReadTimeout(clock.why)
+                if timeout is None or left < timeout:
+                    timeout = left
+            return await self._inner.read(max_bytes, timeout)
 
-    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-        self._inner = inner
-        self.clock: Clock | None = None
+        async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+            await self._inner.write(buffer, _cut(self.clock, timeout, httpcore.WriteTimeout))
 
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        clock = self.clock or current_clock.get()
-        if clock is not None:
-            left = clock.due - _monotonic()
-            if left <= 0:
-                raise httpcore.ReadTimeout(clock.why)
-            if timeout is None or left < timeout:
-                timeout = left
-        return await self._inner.read(max_bytes, timeout)
+        async def aclose(self) -> None:
+            await self._inner.aclose()
 
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, _cut(self.clock, timeout, httpcore.WriteTimeout))
+        async def start_tls(
+            self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+        ) -> httpcore.AsyncNetworkStream:
+            cut = _cut(None, timeout, httpcore.ConnectTimeout)
+            return _AsyncStream(await self._inner.start_tls(ssl_context, server_hostname, cut))
 
-    async def aclose(self) -> None:
-        await self._inner.aclose()
+        def get_extra_info(self, info: str) -> Any:
+            return self._inner.get_extra_info(info)
 
-    async def start_tls(
-        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        cut = _cut(None, timeout, httpcore.ConnectTimeout)
-        return _AsyncStream(await self._inner.start_tls(ssl_context, server_hostname, cut))
+    class _Backend(httpcore.NetworkBackend):
+        def __init__(self, inner: httpcore.NetworkBackend) -> None:
+            self._inner = inner
 
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
+        def connect_tcp(
+            self,
+            host: str,
+            port: int,
+            timeout: float | None = None,
+            local_address: str | None = None,
+            socket_options: Any = None,
+        ) -> _Stream:
+            cut = _cut(None, timeout, httpcore.ConnectTimeout)
+            return _Stream(self._inner.connect_tcp(host, port, cut, local_address, socket_options))
 
+        def connect_unix_socket(
+            self, path: str, timeout: float | None = None, socket_options: Any = None
+        ) -> _Stream:
+            cut = _cut(None, timeout, httpcore.ConnectTimeout)
+            return _Stream(self._inner.connect_unix_socket(path, cut, socket_options))
 
-class _Backend(httpcore.NetworkBackend):
-    def __init__(self, inner: httpcore.NetworkBackend) -> None:
-        self._inner = inner
+        def sleep(self, seconds: float) -> None:
+            self._inner.sleep(seconds)
 
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Any = None,
-    ) -> _Stream:
-        cut = _cut(None, timeout, httpcore.ConnectTimeout)
-        return _Stream(self._inner.connect_tcp(host, port, cut, local_address, socket_options))
+    class _AsyncBackend(httpcore.AsyncNetworkBackend):
+        def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
+            self._inner = inner
 
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Any = None
-    ) -> _Stream:
-        cut = _cut(None, timeout, httpcore.ConnectTimeout)
-        return _Stream(self._inner.connect_unix_socket(path, cut, socket_options))
+        async def connect_tcp(
+            self,
+            host: str,
+            port: int,
+            timeout: float | None = None,
+            local_address: str | None = None,
+            socket_options: Any = None,
+        ) -> _AsyncStream:
+            cut = _cut(None, timeout, httpcore.ConnectTimeout)
+            inner = await self._inner.connect_tcp(host, port, cut, local_address, socket_options)
+            return _AsyncStream(inner)
 
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
+        async def connect_unix_socket(
+            self, path: str, timeout: float | None = None, socket_options: Any = None
+        ) -> _AsyncStream:
+            cut = _cut(None, timeout, httpcore.ConnectTimeout)
+            return _AsyncStream(await self._inner.connect_unix_socket(path, cut, socket_options))
 
+        async def sleep(self, seconds: float) -> None:
+            await self._inner.sleep(seconds)
 
-class _AsyncBackend(httpcore.AsyncNetworkBackend):
-    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
-        self._inner = inner
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Any = None,
-    ) -> _AsyncStream:
-        cut = _cut(None, timeout, httpcore.ConnectTimeout)
-        inner = await self._inner.connect_tcp(host, port, cut, local_address, socket_options)
-        return _AsyncStream(inner)
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Any = None
-    ) -> _AsyncStream:
-        cut = _cut(None, timeout, httpcore.ConnectTimeout)
-        return _AsyncStream(await self._inner.connect_unix_socket(path, cut, socket_options))
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+    _GUARDED.update((_Stream, _AsyncStream))
+    return _Backend, _AsyncBackend
 
 
 def guard_client(client: Any) -> Any:
@@ -167,15 +173,14 @@ def guard_client(client: Any) -> Any:
     httpcore's pools has been stable since httpcore 0.17. If it ever moves, this
     raises at the client's creation rather than leaving calls unbounded (the tests in
     tests/transport/test_time_limits.py fail first)."""
-    wrap = _AsyncBackend if hasattr(client, "aclose") else _Backend
-    transports = [client._transport, *client._mounts.values()]
-    for transport in transports:
+    sync_wrap, async_wrap = _backends()
+    wrap = async_wrap if hasattr(client, "aclose") else sync_wrap
+    for transport in [client._transport, *client._mounts.values()]:
         pool = getattr(transport, "_pool", None)
         if pool is None:  # a mount mapped to no transport, or a caller's own transport
             continue
-        backend = pool._network_backend
-        if not isinstance(backend, (_Backend, _AsyncBackend)):
-            pool._network_backend = wrap(backend)
+        if not isinstance(pool._network_backend, wrap):
+            pool._network_backend = wrap(pool._network_backend)
     return client
 
 
@@ -198,6 +203,6 @@ class reading:
 def attach(response: Any, clock: Clock | None) -> Any:
     """Give the connection under `response` the clock for its body reads (None: release)."""
     stream = response.extensions.get("network_stream")
-    if isinstance(stream, (_Stream, _AsyncStream)):
+    if type(stream) in _GUARDED:
         stream.clock = clock
     return stream

@@ -295,3 +295,18 @@ def test_a_quick_answer_is_unaffected_by_the_clock():
         time.sleep(1.2)
         assert provider.chat(HELLO, "m").text == "hi"
     assert server.connections == 1
+
+
+def test_import_construct_leaves_httpcore_and_asyncio_for_the_first_client():
+    # Both cost tens of milliseconds; the clock's guard and the per-loop clients load
+    # them when a provider is built or its first client is made.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, construct; "
+        "assert 'httpcore' not in sys.modules, 'httpcore imported'; "
+        "assert 'asyncio' not in sys.modules, 'asyncio imported'"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
