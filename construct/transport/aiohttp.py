@@ -118,8 +118,16 @@ class AiohttpTransport(Transport):
         clock = self.clock()
         with self._aio_failures(req.url, clock):
             # aiohttp's own timeouts are per read: the clock bounds the whole exchange.
-            async with asyncio.timeout(clock.left()), self._request(req, req.headers) as r:
-                body = await self._abody(r.headers, r.content.iter_any())
+            watch = _Watch(clock)
+            try:
+                async with self._request(req, req.headers) as r:
+                    body = await self._abody(r.headers, r.content.iter_any())
+            except asyncio.CancelledError:
+                if watch.fired:
+                    raise watch.timeout() from None
+                raise
+            finally:
+                watch.stop()
         return self._response(r.status, r.headers, body)
 
     @contextlib.asynccontextmanager
@@ -130,22 +138,93 @@ class AiohttpTransport(Transport):
         failures = self._aio_failures(req.url, clock)
         with failures:
             async with contextlib.AsyncExitStack() as stack:
-                async with asyncio.timeout(clock.left()):
+                watch = _Watch(clock)
+                stack.callback(watch.stop)
+                try:
                     r = await stack.enter_async_context(
                         self._request(req, {**SSE_ACCEPT, **req.headers})
                     )
                     if r.status >= 300:
                         body = await self._abody(r.headers, r.content.iter_any())
                         raise self._status_error(r.status, r.headers, body)
+                except asyncio.CancelledError:
+                    if watch.fired:
+                        raise watch.timeout() from None
+                    raise
+                watch.reading = False
                 # The caller reads inside this `with`, so `failures` maps its read errors too.
-                yield self._stream_reads(r.headers, _reads(r.content, clock)), clock
+                yield self._stream_reads(r.headers, _reads(r.content, watch)), clock
 
 
-async def _reads(content: Any, clock: Clock) -> AsyncIterator[bytes]:
-    """A body's reads, each bounded by what the clock has left (it moves with events)."""
-    while True:
-        async with asyncio.timeout(clock.left()):
-            data = await content.readany()
-        if not data:
-            return
-        yield data
+class _Watch:
+    """Cuts the task's wait on the server when the exchange's clock runs out.
+
+    One timer per exchange, moved only when it fires early: a stream's clock moves with
+    every event, and an `asyncio.timeout` per read (7 us) would cost more than the read.
+    It cuts only while the task waits on the server (`reading`): time the caller spends
+    on an event is not the server's."""
+
+    __slots__ = ("_handle", "_loop", "_task", "clock", "fired", "reading", "when")
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        self.reading = True
+        self.fired = False
+        self._arm()
+
+    def _arm(self, delay: float | None = None) -> None:
+        if delay is None:
+            self.when, delay = self.clock.due, max(self.clock.left(), 0.0)
+        else:
+            self.when = float("-inf")
+        self._handle = self._loop.call_later(delay, self._check)
+
+    def rearm(self) -> None:
+        """The clock's end moved earlier than the timer (a stream's first event: from the
+        first-event budget to the idle limit)."""
+        self._handle.cancel()
+        self._arm()
+
+    def _check(self) -> None:
+        left = self.clock.left()
+        if left > 0:
+            self._arm()  # not due yet: the clock moved on
+        elif not self.reading:
+            self._arm(0.25)  # the caller holds an event: look again soon
+        else:
+            self.fired = True
+            if self._task is not None:
+                self._task.cancel()
+
+    def stop(self) -> None:
+        self._handle.cancel()
+
+    def timeout(self) -> TimeoutError:
+        """The clock's timeout, for the CancelledError this watch caused."""
+        self.fired = False
+        if self._task is not None:
+            self._task.uncancel()
+        return TimeoutError(self.clock.why)
+
+
+async def _reads(content: Any, watch: _Watch) -> AsyncIterator[bytes]:
+    """A body's reads, cut by the watch when the clock (moving with events) runs out."""
+    try:
+        while True:
+            watch.reading = True
+            if watch.clock.due < watch.when:
+                watch.rearm()
+            try:
+                data = await content.readany()
+            except asyncio.CancelledError:
+                if watch.fired:
+                    raise watch.timeout() from None
+                raise
+            watch.reading = False
+            if not data:
+                return
+            yield data
+    finally:
+        watch.stop()

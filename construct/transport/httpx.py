@@ -205,13 +205,28 @@ class Transport:
         except Unsupported as exc:
             raise self.unreadable(str(exc)) from None
 
+    def _fits(self, headers: Mapping[str, str]) -> bool:
+        """The body is sent as it is, and its declared length is within the limit: it can
+        be read whole (what almost every answer is, read without a decoder in between)."""
+        length = headers.get("content-length")
+        return (
+            not headers.get("content-encoding")
+            and length is not None
+            and length.isdigit()
+            and int(length) <= self.limits.max_body
+        )
+
     def _body(self, headers: Mapping[str, str], reads: Iterable[bytes]) -> bytes:
+        if self._fits(headers):
+            return b"".join(reads)  # the HTTP library stops at the declared length
         with self._reading_body(headers) as reader:
             for data in reads:
                 reader.feed(data)
             return reader.body()
 
     async def _abody(self, headers: Mapping[str, str], reads: AsyncIterator[bytes]) -> bytes:
+        if self._fits(headers):
+            return b"".join([data async for data in reads])
         with self._reading_body(headers) as reader:
             async for data in reads:
                 reader.feed(data)

@@ -178,3 +178,15 @@ def test_an_answer_under_the_limits_is_untouched():
     with LoopbackServer(lambda r: reply) as server:
         outcome = _call(server.url, "sync", False, max_response_mb=4)
     assert outcome["error"] is None, outcome
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_declared_length_over_the_limit_is_refused_too(path, baseline):
+    # A body with a content-length is read whole when it fits; one that does not fit
+    # goes through the counting reader and is refused at the limit.
+    reply = Reply(headers={"content-type": "application/json"}, body=b'{"a": "' + b"x" * (40 * MB))
+    with LoopbackServer(lambda r: reply) as server:
+        outcome = _call(server.url, path, False, max_response_mb=8)
+    assert outcome["error"] == "InvalidResponse", outcome
+    assert "max_response_mb (8 MiB)" in outcome["message"]
+    assert outcome["rss_mb"] < baseline + 60, (outcome, baseline)
