@@ -26,7 +26,16 @@ PATHS = ["sync", "async", "aiohttp"]
 # The child: one call with a small limit; prints what it raised and its peak RSS.
 CHILD = textwrap.dedent(
     """
-    import asyncio, json, resource, sys
+    import asyncio, json, sys
+    # The peak RSS is inherited from the parent across fork and exec: start it afresh
+    # (Linux: writing 5 to clear_refs resets VmHWM), then read it from /proc at the end.
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+    def peak_mb():
+        with open("/proc/self/status") as f:
+            line = next(ln for ln in f if ln.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024
     from construct import (ChatMessage, ChatRequest, ProviderRuntimeOptions,
                            create_provider_with_options)
     url, path, stream = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
@@ -51,7 +60,7 @@ CHILD = textwrap.dedent(
         outcome = {"error": None}
     except Exception as exc:
         outcome = {"error": type(exc).__name__, "message": str(exc)}
-    outcome["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    outcome["rss_mb"] = peak_mb()
     print(json.dumps(outcome))
     """
 )
@@ -72,8 +81,11 @@ def _call(url: str, path: str, stream: bool, **options: object) -> dict:
 def _baseline() -> float:
     """Peak RSS of a child that imports construct and makes no call."""
     code = (
-        "import resource, construct, httpx; "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+        "import construct, httpx\n"
+        "open('/proc/self/clear_refs', 'w').write('5')\n"
+        "import construct.transport.aiohttp, aiohttp, asyncio\n"
+        "status = open('/proc/self/status').read()\n"
+        "print(int(status.split('VmHWM:')[1].split()[0]) / 1024)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     return float(done.stdout.strip())
