@@ -1,5 +1,9 @@
 """`construct chat`: one prompt, the answer streamed to stdout.
 
+It runs what `create_provider_from_config` builds from the config: the routes,
+retries and fallback providers included, so `-m hint:fast` goes where `construct
+route explain hint:fast` says, and a dead default provider falls back as it would
+from Python; when another provider or model answered, stderr says which.
 The provider and model default to the config's; `-p` and `-m` override them.
 The config's `api_key`, `api_url`, `api_path` and credential-looking
 `extra_headers` belong to the config's own provider: when `-p` names another
@@ -10,6 +14,7 @@ provider then reads its own key from its own env vars.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Mapping
 from dataclasses import replace
@@ -21,6 +26,7 @@ from .common import DEFAULT_PROVIDER, UsageError, dim
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..events import Event
     from ..options import ProviderRuntimeOptions
     from ..providers.base import Provider
     from ..types import ChatRequest
@@ -152,8 +158,10 @@ def _once(provider: Provider, request: ChatRequest, model: str, temp: float | No
 
 
 def run_chat(args: argparse.Namespace) -> int:
+    from .. import events
     from ..config import load_config
-    from ..factory import create_provider_with_options
+    from ..factory import create_routed_provider_with_options
+    from ..resilience import RouterProvider
 
     prompt = _read_prompt(args.prompt)
     config = load_config(args.config)
@@ -162,9 +170,54 @@ def run_chat(args: argparse.Namespace) -> int:
     if not model:
         raise UsageError("no model: pass -m MODEL, or set default_model in the config")
     request = _request(args.system, prompt)
-    with create_provider_with_options(name, api_key, options) as provider:
-        if args.no_stream:
-            _once(provider, request, model, args.temperature)
-        else:
-            _stream(provider, request, model, args.temperature)
+    provider = create_routed_provider_with_options(
+        name,
+        api_key,
+        options.provider_api_url,
+        config.reliability,
+        config.model_routes,
+        config.default_model,
+        options,
+    )
+    # Who the request goes to first: a route's provider and model, or the default one.
+    if isinstance(provider, RouterProvider):
+        first, _, first_model, _ = provider.resolve(model)
+    else:
+        first, first_model = provider.providers[0][0], model  # type: ignore[attr-defined]
+    answered: list[Event] = []
+    unsubscribe = events.subscribe(lambda e: answered.append(e) if e.kind == "success" else None)
+    # The chain's own story (each fallback, the final failure) is told once here: by the
+    # error, or by the note saying who answered, not again as log warnings.
+    quiet = _ChainEvents()
+    logging.getLogger("construct").addFilter(quiet)
+    try:
+        with provider:
+            if args.no_stream:
+                _once(provider, request, model, args.temperature)
+            else:
+                _stream(provider, request, model, args.temperature)
+    finally:
+        unsubscribe()
+        logging.getLogger("construct").removeFilter(quiet)
+    _say_who_answered(answered, first, first_model or model)
     return 0
+
+
+class _ChainEvents(logging.Filter):
+    """Drops the resilience layer's fallback and failure records (events.py logs each as
+    `kind: message`); other warnings (plain http:// to a remote host) still show."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        kind = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        return kind not in ("fallback", "failure")
+
+
+def _say_who_answered(answered: list[Event], first: str, first_model: str) -> None:
+    """On stderr, when a fallback answered instead of the provider and model asked first."""
+    if not answered:
+        return
+    last = answered[-1]
+    if last.provider == first and last.model == first_model:
+        return
+    note = f"(answered by {last.provider} with {last.model}: {first} {first_model} failed)"
+    print(dim(note, sys.stderr), file=sys.stderr)

@@ -126,3 +126,61 @@ def test_a_broken_config_is_one_line(cli):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "bogus" in lines[0] and "other" in lines[0]
+
+
+def _dead_url() -> str:
+    """A loopback URL nothing listens on."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
+
+
+def test_chat_falls_back_as_the_config_says_and_says_who_answered(cli, server):
+    # The default provider is down; the config's fallback answers, as from Python.
+    (cli.home / "config.toml").write_text(
+        f'default_provider = "custom:{_dead_url()}"\n'
+        'default_model = "test-model"\n'
+        "[reliability]\n"
+        "provider_retries = 0\n"
+        f'fallback_providers = ["custom:{server.url}"]\n'
+    )
+    result = cli("chat", "hi")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ANSWER + "\n"
+    assert len(server.requests) == 1
+    assert f"answered by custom:{server.url} with test-model" in result.stderr
+    assert "failed" in result.stderr
+    assert "warning" not in result.stderr
+
+
+def test_chat_sends_a_hint_where_route_explain_says(cli, server):
+    (cli.home / "config.toml").write_text(
+        f'default_provider = "custom:{_dead_url()}"\n'
+        "[[model_routes]]\n"
+        'hint = "fast"\n'
+        f'provider = "custom:{server.url}"\n'
+        'model = "routed-model"\n'
+    )
+    explain = cli("route", "explain", "hint:fast")
+    assert "routed-model" in explain.stdout, explain.output
+    result = cli("chat", "-m", "hint:fast", "hi")
+    assert result.returncode == 0, result.stderr
+    assert server.requests[0]["body"]["model"] == "routed-model"
+    # The route's own provider answered: nothing fell back, nothing to say.
+    assert result.stderr == ""
+
+
+def test_dash_p_overrides_the_default_provider_and_keeps_the_fallbacks(cli, server):
+    (cli.home / "config.toml").write_text(
+        'default_provider = "groq"\n'
+        "[reliability]\n"
+        "provider_retries = 0\n"
+        f'fallback_providers = ["custom:{server.url}"]\n'
+    )
+    result = cli("chat", "-p", f"custom:{_dead_url()}", "-m", "test-model", "hi")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ANSWER + "\n"
+    assert "answered by" in result.stderr
