@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import AsyncIterator, Iterator
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..dialects.common import MALFORMED, unreadable
@@ -40,12 +41,20 @@ __all__ = ["HttpProvider", "UnavailableProvider"]
 class _StreamRun:
     """The I/O-free half of streaming: lines in, events out, failures classified (L8)."""
 
-    __slots__ = ("_told_complete", "delivered", "framer", "held", "parser", "provider")
+    __slots__ = ("_parse", "_told_complete", "delivered", "framer", "held", "parser", "provider")
 
-    def __init__(self, parser: Any, framer: Any, provider: Provider) -> None:
+    def __init__(
+        self,
+        parser: Any,
+        framer: Any,
+        provider: Provider,
+        parse: Callable[[Any], ChatResponse] | None = None,
+    ) -> None:
         self.parser = parser
         self.framer = framer
         self.provider = provider
+        # How a whole (non-streamed) answer is read, for a server that sends one.
+        self._parse = parse
         self.delivered = False
         self.held: ProviderError | None = None
         self._told_complete = False
@@ -83,6 +92,32 @@ class _StreamRun:
                 break
         if events:
             self.delivered = True
+        return events
+
+    def whole(self, body: bytes) -> list[StreamEvent] | None:
+        """The events of a stream request answered with one JSON document (LiteLLM's
+        mocks do; an error object may come that way too): read as the answer it is, or
+        raised as the error it holds. None: not one JSON object; frame it as usual."""
+        if self._parse is None:
+            return None
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(data, dict):
+            return None
+        try:
+            response = self._parse(data)
+        except MALFORMED as exc:
+            raise self.unreadable(exc) from exc
+        events: list[StreamEvent] = []
+        if response.reasoning_content:
+            events.append(StreamEvent.reasoning(response.reasoning_content))
+        if response.text:
+            events.append(StreamEvent.text(response.text))
+        events += [StreamEvent.call(call) for call in response.tool_calls]
+        events.append(StreamEvent.final(response))
+        self.delivered = True
         return events
 
     def just_completed(self) -> bool:
@@ -375,7 +410,8 @@ class HttpProvider(Provider):
         d = self._dialect
         req = self._request(d, request, model, self._temperature(temperature), True)
         framer = d.new_framer(self._transport.limits.max_event)
-        return req, _StreamRun(d.stream_parser(request, model), framer, self)
+        parser = d.stream_parser(request, model)
+        return req, _StreamRun(parser, framer, self, lambda data: d.parse_chat(data, model))
 
     def stream(
         self, request: ChatRequest, model: str | None = None, temperature: float | None = None
@@ -384,7 +420,10 @@ class HttpProvider(Provider):
 
     def _stream(self, req: HttpRequest, run: _StreamRun) -> Iterator[StreamEvent]:
         try:
-            with self._transport.stream_chunks(req) as (chunks, clock):
+            with self._transport.stream_chunks(req) as (chunks, clock, whole):
+                if whole is not None and (answer := run.whole(whole)) is not None:
+                    yield from answer
+                    return
                 for chunk in chunks:
                     events = run.chunk(chunk)
                     if events:
@@ -406,7 +445,11 @@ class HttpProvider(Provider):
 
     async def _astream(self, req: HttpRequest, run: _StreamRun) -> AsyncIterator[StreamEvent]:
         try:
-            async with self._transport.astream_chunks(req) as (chunks, clock):
+            async with self._transport.astream_chunks(req) as (chunks, clock, whole):
+                if whole is not None and (answer := run.whole(whole)) is not None:
+                    for event in answer:
+                        yield event
+                    return
                 async for chunk in chunks:
                     events = run.chunk(chunk)
                     if events:

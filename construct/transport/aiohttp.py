@@ -18,12 +18,12 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from ..errors import ConfigError
-from .body import ACCEPT_ENCODING
+from .body import ACCEPT_ENCODING, one_read
 from .deadlines import Clock
 from .errors import Failure, mapped_failures
 from .httpx import Transport
 from .loops import PerLoop
-from .wire import JSON_HEADERS, SSE_ACCEPT, HttpRequest, HttpResponse
+from .wire import JSON_HEADERS, SSE_ACCEPT, HttpRequest, HttpResponse, is_json_document
 
 __all__ = ["AiohttpTransport"]
 
@@ -151,9 +151,20 @@ class AiohttpTransport(Transport):
                     if watch.fired:
                         raise watch.timeout() from None
                     raise
+                if is_json_document(r.headers):
+                    watch.reading = True
+                    try:
+                        body = await self._abody(r.headers, r.content.iter_any())
+                    except asyncio.CancelledError:
+                        if watch.fired:
+                            raise watch.timeout() from None
+                        raise
+                    watch.stop()
+                    yield one_read(body), clock, body
+                    return
                 watch.reading = False
                 # The caller reads inside this `with`, so `failures` maps its read errors too.
-                yield self._stream_reads(r.headers, _reads(r.content, watch)), clock
+                yield self._stream_reads(r.headers, _reads(r.content, watch)), clock, None
 
 
 class _Watch:

@@ -10,7 +10,7 @@ decodes (`ACCEPT_ENCODING`).
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, Final
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "TooLarge",
     "Unsupported",
     "decoder_for",
+    "one_read",
 ]
 
 ACCEPT_ENCODING: Final = "gzip, deflate"
@@ -120,3 +121,8 @@ class BodyReader:
     def body(self) -> bytes:
         self._parts.append(self._decoder.flush())
         return b"".join(self._parts)
+
+
+async def one_read(body: bytes) -> AsyncIterator[bytes]:
+    """A whole body as an async stream of one read (for a stream answered in one piece)."""
+    yield body

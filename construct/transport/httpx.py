@@ -21,7 +21,15 @@ from typing import TYPE_CHECKING, Any
 import httpx  # the library: absolute imports never find this module
 
 from ..errors import InvalidResponse, ProviderError
-from .body import ACCEPT_ENCODING, BodyDecoder, BodyReader, TooLarge, Unsupported, decoder_for
+from .body import (
+    ACCEPT_ENCODING,
+    BodyDecoder,
+    BodyReader,
+    TooLarge,
+    Unsupported,
+    decoder_for,
+    one_read,
+)
 from .deadlines import Clock, seconds_left
 from .errors import (
     Failure,
@@ -33,7 +41,7 @@ from .errors import (
 )
 from .guard import attach, guard_client, reading
 from .limits import Limits
-from .wire import JSON_HEADERS, SSE_ACCEPT, HttpRequest, HttpResponse
+from .wire import JSON_HEADERS, SSE_ACCEPT, HttpRequest, HttpResponse, is_json_document
 
 if TYPE_CHECKING:
     from .loops import PerLoop
@@ -278,8 +286,12 @@ class Transport:
                 raise self._status_error(
                     r.status_code, r.headers, self._body(r.headers, r.iter_raw())
                 )
-            # The caller reads inside this `with`, so `failures` maps its read errors too.
-            yield self._stream_reads(r.headers, r.iter_raw()), clock
+            if is_json_document(r.headers):
+                body = self._body(r.headers, r.iter_raw())
+                yield iter((body,)), clock, body
+            else:
+                # The caller reads inside this `with`, so `failures` maps its read errors too.
+                yield self._stream_reads(r.headers, r.iter_raw()), clock, None
 
     @contextlib.asynccontextmanager
     async def astream_chunks(
@@ -296,7 +308,11 @@ class Transport:
                 if r.status_code >= 300:
                     body = await self._abody(r.headers, r.aiter_raw())
                     raise self._status_error(r.status_code, r.headers, body)
-                yield self._stream_reads(r.headers, r.aiter_raw()), clock
+                if is_json_document(r.headers):
+                    body = await self._abody(r.headers, r.aiter_raw())
+                    yield one_read(body), clock, body
+                else:
+                    yield self._stream_reads(r.headers, r.aiter_raw()), clock, None
 
     def _status_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
         return status_error(self, status, headers, body)

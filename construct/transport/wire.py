@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["JSON_HEADERS", "SSE_ACCEPT", "HttpRequest", "HttpResponse"]
+__all__ = ["JSON_HEADERS", "SSE_ACCEPT", "HttpRequest", "HttpResponse", "is_json_document"]
 
 # Session defaults on every client, so a plain call passes only its auth headers.
 JSON_HEADERS: Final[Mapping[str, str]] = {
@@ -55,3 +55,10 @@ class HttpResponse:
             return json.loads(self.content.decode("utf-8"))
         except UnicodeDecodeError:
             return json.loads(self.content)
+
+
+def is_json_document(headers: Mapping[str, str]) -> bool:
+    """The response is one JSON document (`application/json`), not a stream's framing:
+    some servers answer a stream request that way (LiteLLM's mocks, error objects)."""
+    media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media == "application/json"
