@@ -243,6 +243,24 @@ _CONTEXT_PATTERNS = (
     "exceeds the maximum number of tokens",
     "maximum prompt length",
     "exceed context limit",
+    # LiteLLM names the class of the error it mapped (`litellm.ContextWindowExceededError:`),
+    # whatever the wording behind it; its proxy's own check says "Context Window exceeded".
+    "contextwindowexceedederror",
+    "context window exceeded",
+    # vLLM: "The decoder prompt (length N) is longer than the maximum model length of M",
+    # "However, the model's context length is only N tokens", "The prompt (total length N)
+    # is too long to fit into the model (context length M)".
+    "longer than the maximum model length",
+    "context length is only",
+    "too long to fit into the model",
+    # Ollama: "the input length exceeds the context length" (older releases: "input length
+    # exceeds maximum context length"), "prompt too long; exceeded max context length by N".
+    "exceeds the context length",
+    "exceeded max context length",
+    # llama.cpp's error type, which its message may not repeat in every release.
+    "exceed_context_size_error",
+    # Bedrock (Titan and others): "Too many input tokens. Max input tokens: N, ...".
+    "too many input tokens",
 )
 # Reference §3.3 `is_non_retryable_rate_limit`: a 429 that no wait will fix.
 _QUOTA_PATTERNS = (
