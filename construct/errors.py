@@ -378,6 +378,14 @@ def _classification_text(body: str) -> str:
                 for k in _ERROR_FIELDS
                 if isinstance(v := obj.get(k), str | int) and not isinstance(v, bool)
             )
+    # OpenRouter answers "Provider returned error" and relays the upstream's error body in
+    # `error.metadata.raw`: the reason is there. Read as a body of its own, so a request
+    # echoed in it is skipped the same way.
+    err = data.get("error")
+    metadata = err.get("metadata") if isinstance(err, dict) else None
+    raw = metadata.get("raw") if isinstance(metadata, dict) else None
+    if isinstance(raw, str) and raw.strip():
+        parts.append(_classification_text(raw))
     return " ".join(parts).lower() if parts else body.lower()
 
 

@@ -98,6 +98,46 @@ OVERFLOWS = {
         '{"message":"Too many input tokens. Max input tokens: 8192, request input token '
         'count: 9279 "}',
     ),
+    # OpenRouter relays the upstream provider's own refusal in metadata.raw.
+    "openrouter-provider-raw": (
+        400,
+        json.dumps(
+            {
+                "error": {
+                    "message": "Provider returned error",
+                    "code": 400,
+                    "metadata": {
+                        "raw": json.dumps(
+                            {
+                                "type": "error",
+                                "error": {
+                                    "type": "invalid_request_error",
+                                    "message": "prompt is too long: 210000 tokens > 200000 maximum",
+                                },
+                            }
+                        ),
+                        "provider_name": "Anthropic",
+                    },
+                }
+            }
+        ),
+    ),
+    "openrouter-provider-raw-text": (
+        400,
+        json.dumps(
+            {
+                "error": {
+                    "message": "Provider returned error",
+                    "code": 400,
+                    "metadata": {
+                        "raw": "The decoder prompt (length 40000) is longer than the maximum "
+                        "model length of 32768.",
+                        "provider_name": "Chutes",
+                    },
+                }
+            }
+        ),
+    ),
 }
 
 
@@ -161,9 +201,40 @@ NOT_OVERFLOWS = {
             }
         ),
     ),
+    "openrouter-provider-raw-other": (
+        400,
+        json.dumps(
+            {
+                "error": {
+                    "message": "Provider returned error",
+                    "code": 400,
+                    "metadata": {
+                        "raw": '{"error":{"message":"Invalid value for \'temperature\': 3"}}',
+                        "provider_name": "OpenAI",
+                    },
+                }
+            }
+        ),
+    ),
 }
 
 
 @pytest.mark.parametrize(("status", "body"), NOT_OVERFLOWS.values(), ids=NOT_OVERFLOWS.keys())
 def test_parameter_limits_are_not_context_overflows(status: int, body: str) -> None:
     assert type(classify(status, body)) is InvalidRequest
+
+
+def test_context_words_echoed_outside_metadata_raw_do_not_count() -> None:
+    # Only the error's own fields and the upstream error OpenRouter relays are read; a
+    # request echoed beside them may say anything (LiteLLM PR #36705).
+    body = json.dumps(
+        {
+            "error": {
+                "message": "Provider returned error",
+                "code": 400,
+                "metadata": {"raw": "bad request", "provider_name": "OpenAI"},
+            },
+            "request": {"prompt": "the input length exceeds the context length"},
+        }
+    )
+    assert type(classify(400, body)) is InvalidRequest
