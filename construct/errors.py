@@ -464,6 +464,10 @@ def classify_http_error(
             cls = ContentBlocked
         else:
             cls = InvalidRequest
+    elif status == 500 and any(p in lowered for p in _CONTEXT_PATTERNS):
+        # Ollama's older releases answer an overlong prompt with a 500; retrying the same
+        # model cannot help. A 502/503 relays a failure elsewhere and stays transient.
+        cls = ContextWindowExceeded
     # 424: AWS's ModelErrorException, which AWS says to retry.
     elif status in (408, 409, 424, 425, 529) or status >= 500:
         cls = TransientError

@@ -15,6 +15,7 @@ from construct.errors import (
     ContextWindowExceeded,
     InvalidRequest,
     ProviderError,
+    TransientError,
     classify_http_error,
 )
 
@@ -89,6 +90,8 @@ OVERFLOWS = {
         ),
     ),
     "ollama": (400, '{"error":"the input length exceeds the context length"}'),
+    # Older Ollama releases answered the same refusal with a 500.
+    "ollama-500": (500, '{"error":"the input length exceeds the context length"}'),
     "ollama-chat": (
         400,
         '{"error":"prompt too long; exceeded max context length by 4096 tokens"}',
@@ -222,6 +225,16 @@ NOT_OVERFLOWS = {
 @pytest.mark.parametrize(("status", "body"), NOT_OVERFLOWS.values(), ids=NOT_OVERFLOWS.keys())
 def test_parameter_limits_are_not_context_overflows(status: int, body: str) -> None:
     assert type(classify(status, body)) is InvalidRequest
+
+
+def test_a_server_error_that_is_no_overflow_stays_transient() -> None:
+    assert type(classify(500, '{"error":"llama runner process has terminated"}')) is (
+        TransientError
+    )
+    # A gateway's 502/503 relays a failure elsewhere; the words are not its own refusal.
+    assert type(classify(503, "upstream: the input length exceeds the context length")) is (
+        TransientError
+    )
 
 
 def test_context_words_echoed_outside_metadata_raw_do_not_count() -> None:
