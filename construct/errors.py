@@ -243,6 +243,24 @@ _CONTEXT_PATTERNS = (
     "exceeds the maximum number of tokens",
     "maximum prompt length",
     "exceed context limit",
+    # LiteLLM names the class of the error it mapped (`litellm.ContextWindowExceededError:`),
+    # whatever the wording behind it; its proxy's own check says "Context Window exceeded".
+    "contextwindowexceedederror",
+    "context window exceeded",
+    # vLLM: "The decoder prompt (length N) is longer than the maximum model length of M",
+    # "However, the model's context length is only N tokens", "The prompt (total length N)
+    # is too long to fit into the model (context length M)".
+    "longer than the maximum model length",
+    "context length is only",
+    "too long to fit into the model",
+    # Ollama: "the input length exceeds the context length" (older releases: "input length
+    # exceeds maximum context length"), "prompt too long; exceeded max context length by N".
+    "exceeds the context length",
+    "exceeded max context length",
+    # llama.cpp's error type, which its message may not repeat in every release.
+    "exceed_context_size_error",
+    # Bedrock (Titan and others): "Too many input tokens. Max input tokens: N, ...".
+    "too many input tokens",
 )
 # Reference §3.3 `is_non_retryable_rate_limit`: a 429 that no wait will fix.
 _QUOTA_PATTERNS = (
@@ -360,6 +378,14 @@ def _classification_text(body: str) -> str:
                 for k in _ERROR_FIELDS
                 if isinstance(v := obj.get(k), str | int) and not isinstance(v, bool)
             )
+    # OpenRouter answers "Provider returned error" and relays the upstream's error body in
+    # `error.metadata.raw`: the reason is there. Read as a body of its own, so a request
+    # echoed in it is skipped the same way.
+    err = data.get("error")
+    metadata = err.get("metadata") if isinstance(err, dict) else None
+    raw = metadata.get("raw") if isinstance(metadata, dict) else None
+    if isinstance(raw, str) and raw.strip():
+        parts.append(_classification_text(raw))
     return " ".join(parts).lower() if parts else body.lower()
 
 
@@ -438,6 +464,10 @@ def classify_http_error(
             cls = ContentBlocked
         else:
             cls = InvalidRequest
+    elif status == 500 and any(p in lowered for p in _CONTEXT_PATTERNS):
+        # Ollama's older releases answer an overlong prompt with a 500; retrying the same
+        # model cannot help. A 502/503 relays a failure elsewhere and stays transient.
+        cls = ContextWindowExceeded
     # 424: AWS's ModelErrorException, which AWS says to retry.
     elif status in (408, 409, 424, 425, 529) or status >= 500:
         cls = TransientError
