@@ -441,8 +441,14 @@ def classify_http_error(
     body: str,
     headers: Mapping[str, str] | None = None,
     key_env: Sequence[str] = (),
+    *,
+    url: str | None = None,
+    keyless: bool = False,
 ) -> ProviderError:
-    """Map an HTTP error response to its construct error: status first, text second (E1)."""
+    """Map an HTTP error response to its construct error: status first, text second (E1).
+
+    `url`, the address called, lets a 404 that names no model say the path is wrong;
+    `keyless` says the request carried no credential, which a 401, 403 or 5xx reports."""
     detail = error_message_from_body(body)
     lowered = _classification_text(body)
     cls: type[ProviderError]
@@ -487,8 +493,20 @@ def classify_http_error(
     # One line: an HTML error page's newlines and indentation say nothing.
     shown = sanitize_api_error(" ".join(detail.split())) or "(empty body)"
     end = " " if shown.endswith((".", "!", "?", "。")) else ". "
+    advice = _advice(cls, key_env)
+    if status == 404 and cls is InvalidRequest and url and "model" not in lowered:
+        # Nothing at that path (a wrong base URL, a /v2 for /v1): the model is not the cause.
+        advice = (
+            f"Nothing answers at {url}: check the base URL (api_url, or the custom: URL; "
+            "OpenAI-compatible servers usually end in /v1)."
+        )
+    if keyless and (status in (401, 403) or status >= 500):
+        variables = f": set {' or '.join(key_env)}" if key_env else ""
+        advice = (
+            f"No API key was sent with this request{variables}, or pass api_key "
+            "(api_key in config.toml). " + ("" if status in (401, 403) else advice)
+        ).strip()
     message = (
-        f"{display_name} API error ({status}{' ' + phrase if phrase else ''}): "
-        f"{shown}{end}{_advice(cls, key_env)}"
+        f"{display_name} API error ({status}{' ' + phrase if phrase else ''}): {shown}{end}{advice}"
     )
     return cls(message, provider=provider, status=status, retry_after=retry_after, body=body)

@@ -128,7 +128,7 @@ class AiohttpTransport(Transport):
                 raise
             finally:
                 watch.stop()
-        return self._response(r.status, r.headers, body)
+        return self._response(r.status, r.headers, body, req)
 
     @contextlib.asynccontextmanager
     async def astream_chunks(
@@ -146,7 +146,7 @@ class AiohttpTransport(Transport):
                     )
                     if r.status >= 300:
                         body = await self._abody(r.headers, r.content.iter_any())
-                        raise self._status_error(r.status, r.headers, body)
+                        raise self._status_error(r.status, r.headers, body, req)
                 except asyncio.CancelledError:
                     if watch.fired:
                         raise watch.timeout() from None

@@ -85,10 +85,27 @@ def too_large(peer: Peer, exc: TooLarge) -> InvalidResponse:
     )
 
 
-def status_error(peer: Peer, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
+def status_error(
+    peer: Peer,
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    url: str | None = None,
+    keyless: bool = False,
+) -> ProviderError:
+    """`url`: what was called (a 404 on a path names it); `keyless`: the request carried no
+    credential, which a 401, 403 or 5xx then says."""
     text = body.decode("utf-8", "replace")
+    where = url.split("?", 1)[0] if url else None
     return classify_http_error(
-        peer.provider, peer.display_name, status, text, headers, peer.key_env
+        peer.provider,
+        peer.display_name,
+        status,
+        text,
+        headers,
+        peer.key_env,
+        url=where,
+        keyless=keyless,
     )
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import httpx  # the library: absolute imports never find this module
 
 from ..errors import InvalidResponse, ProviderError
+from ..secrets import is_credential_header
 from .body import (
     ACCEPT_ENCODING,
     BodyDecoder,
@@ -171,9 +172,11 @@ class Transport:
     def _failures(self, url: str, clock: Clock | None = None) -> mapped_failures:
         return mapped_failures(self, url, httpx_failure, clock)
 
-    def _response(self, status: int, headers: Mapping[str, str], body: bytes) -> HttpResponse:
+    def _response(
+        self, status: int, headers: Mapping[str, str], body: bytes, req: HttpRequest | None = None
+    ) -> HttpResponse:
         if status >= 300:
-            raise status_error(self, status, headers, body)
+            raise self._status_error(status, headers, body, req)
         return HttpResponse(status, headers, body)
 
     def invalid_body(self, detail: str, body: bytes | str) -> InvalidResponse:
@@ -259,7 +262,7 @@ class Transport:
         with self._failures(req.url, clock):
             with reading(clock), self.client.stream(**self._kwargs(req, req.headers)) as r:
                 body = self._body(r.headers, r.iter_raw())
-        return self._response(r.status_code, r.headers, body)
+        return self._response(r.status_code, r.headers, body, req)
 
     async def asend(self, req: HttpRequest) -> HttpResponse:
         clock = self.clock()
@@ -267,7 +270,7 @@ class Transport:
             with reading(clock):
                 async with self.aclient.stream(**self._kwargs(req, req.headers)) as r:
                     body = await self._abody(r.headers, r.aiter_raw())
-        return self._response(r.status_code, r.headers, body)
+        return self._response(r.status_code, r.headers, body, req)
 
     @contextlib.contextmanager
     def stream_chunks(self, req: HttpRequest) -> Iterator[tuple[Iterator[bytes], Clock]]:
@@ -283,9 +286,8 @@ class Transport:
             attach(r, clock)
             stack.callback(attach, r, None)
             if r.status_code >= 300:
-                raise self._status_error(
-                    r.status_code, r.headers, self._body(r.headers, r.iter_raw())
-                )
+                body = self._body(r.headers, r.iter_raw())
+                raise self._status_error(r.status_code, r.headers, body, req)
             if is_json_document(r.headers):
                 body = self._body(r.headers, r.iter_raw())
                 yield iter((body,)), clock, body
@@ -307,15 +309,23 @@ class Transport:
                 stack.callback(attach, r, None)
                 if r.status_code >= 300:
                     body = await self._abody(r.headers, r.aiter_raw())
-                    raise self._status_error(r.status_code, r.headers, body)
+                    raise self._status_error(r.status_code, r.headers, body, req)
                 if is_json_document(r.headers):
                     body = await self._abody(r.headers, r.aiter_raw())
                     yield one_read(body), clock, body
                 else:
                     yield self._stream_reads(r.headers, r.aiter_raw()), clock, None
 
-    def _status_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
-        return status_error(self, status, headers, body)
+    def _status_error(
+        self, status: int, headers: Mapping[str, str], body: bytes, req: HttpRequest | None = None
+    ) -> ProviderError:
+        if req is None:
+            return status_error(self, status, headers, body)
+        # A credential in the call's headers or the client's own (extra_headers).
+        sent = any(map(is_credential_header, req.headers)) or any(
+            map(is_credential_header, self._headers)
+        )
+        return status_error(self, status, headers, body, req.url, keyless=not sent)
 
 
 def _decoded(raw: Iterator[bytes], decoder: BodyDecoder, peer: Transport) -> Iterator[bytes]:
