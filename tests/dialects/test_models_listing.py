@@ -12,9 +12,13 @@ from typing import Any
 
 import pytest
 
+from construct.dialects.anthropic_messages import AnthropicMessages, MessagesSettings
+from construct.dialects.gemini import Gemini, GeminiSettings
 from construct.dialects.openai_chat import ChatSettings, OpenAIChat
 from construct.dialects.openai_responses import OpenAIResponses, ResponsesSettings
 from construct.types import ModelEntry
+from tests.oracle_anthropic_messages import model_info, model_page
+from tests.oracle_gemini import model_row, models_page, sdk_models
 
 MODELS_URL = "https://api.acme.test/v1/models"
 
@@ -368,3 +372,64 @@ def test_a_value_of_the_wrong_type_is_left_out(dialect: Any, odd: Any) -> None:
 def test_an_id_that_is_not_text_drops_the_row(dialect: Any) -> None:
     data = {"data": [{"id": 7, "context_length": 4096}, {"id": "ok"}]}
     assert dialect().parse_models(data) == [ModelEntry("ok")]
+
+
+# -- Anthropic -----------------------------------------------------------------------------
+
+
+def anthropic() -> AnthropicMessages:
+    return AnthropicMessages(
+        MessagesSettings("anthropic", "Anthropic", "https://api.anthropic.com/v1")
+    )
+
+
+@pytest.mark.parametrize("odd", ODD_VALUES)
+def test_anthropic_rows(odd: Any) -> None:
+    # The SDK's `ModelInfo` has `max_input_tokens`, `max_tokens` (the output cap) and
+    # `capabilities.image_input.supported`; `model_info` validates the row against it. The
+    # second row holds odd values where those belong.
+    row = {
+        "id": "claude-x",
+        "type": "model",
+        "display_name": not_text(odd),
+        "max_input_tokens": odd,
+        "max_tokens": odd,
+        "capabilities": {"image_input": {"supported": odd if type(odd) is not bool else "y"}},
+    }
+    real = model_info(
+        "claude-sonnet-4-5", "Claude Sonnet 4.5", window=200_000, max_tokens=64_000, images=True
+    )
+    assert anthropic().parse_models(model_page(real, row)) == [
+        ModelEntry("claude-sonnet-4-5", "Claude Sonnet 4.5", 200_000, 64_000, True),
+        ModelEntry("claude-x"),
+    ]
+
+
+# -- Gemini --------------------------------------------------------------------------------
+
+
+def gemini() -> Gemini:
+    return Gemini(
+        GeminiSettings(
+            "gemini", "Google Gemini", "https://generativelanguage.googleapis.com/v1beta"
+        )
+    )
+
+
+@pytest.mark.parametrize("odd", ODD_VALUES)
+def test_gemini_rows(odd: Any) -> None:
+    # `models.list`: `inputTokenLimit`, `outputTokenLimit`, `displayName` (the SDK reads the
+    # first row the same); the second row holds odd values where those belong.
+    real = model_row("gemini-2.5-pro", "Gemini 2.5 Pro", 1_048_576, 65_536)
+    assert [m.input_token_limit for m in sdk_models(models_page([real]))] == [1_048_576]
+    row = {
+        "name": "models/gemini-x",
+        "displayName": not_text(odd),
+        "inputTokenLimit": odd,
+        "outputTokenLimit": odd,
+        "supportedGenerationMethods": ["generateContent"],
+    }
+    assert gemini().parse_models(models_page([real, row])) == [
+        ModelEntry("gemini-2.5-pro", "Gemini 2.5 Pro", 1_048_576, 65_536),
+        ModelEntry("gemini-x"),
+    ]
