@@ -37,7 +37,7 @@ from ..types import (
     new_tool_call_id,
 )
 from .base import BaseDialect
-from .common import count, json_text, load_event, malformed
+from .common import count, flag, json_text, load_event, malformed, token_limit
 
 if TYPE_CHECKING:
     from ..options import ProviderRuntimeOptions
@@ -343,13 +343,15 @@ class AnthropicMessages(BaseDialect):
                 continue
             caps = row.get("capabilities")
             image = caps.get("image_input") if isinstance(caps, dict) else None
-            vision = image.get("supported") if isinstance(image, dict) else None
+            vision = flag(image.get("supported")) if isinstance(image, dict) else None
+            name = row.get("display_name")
             entries.append(
                 ModelEntry(
                     model_id=row["id"],
-                    display_name=row.get("display_name"),
-                    context_window=row.get("max_input_tokens"),
-                    max_output_tokens=row.get("max_tokens"),
+                    display_name=name if isinstance(name, str) and name else None,
+                    # `max_tokens` is the model's output cap (the SDK's `ModelInfo`).
+                    context_window=token_limit(row.get("max_input_tokens")),
+                    max_output_tokens=token_limit(row.get("max_tokens")),
                     supports_image_input=vision,
                 )
             )

@@ -15,12 +15,14 @@ __all__ = [
     "StreamedText",
     "count",
     "excerpt",
+    "flag",
     "is_reasoning_model",
     "json_text",
     "load_event",
     "malformed",
     "openai_models",
     "promote_tool_use",
+    "token_limit",
     "unreadable",
     "valid_json",
 ]
@@ -34,8 +36,45 @@ def is_reasoning_model(model: str) -> bool:
     return name[:2] in ("o1", "o3", "o4") and (len(name) == 2 or name[2] == "-")
 
 
+def token_limit(value: Any) -> int | None:
+    """A context window or output cap: a positive integer, else nothing. A string, a
+    fraction, a bool or a count below one is left out, not guessed at: one odd row must
+    not fail the listing it came in."""
+    return value if type(value) is int and value > 0 else None
+
+
+def flag(value: Any) -> bool | None:
+    """A yes/no a model list states: a JSON boolean, else nothing."""
+    return value if type(value) is bool else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _part(row: dict[str, Any], key: str) -> dict[str, Any]:
+    value = row.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _first(*values: Any) -> Any:
+    return next((v for v in values if v is not None), None)
+
+
 def openai_models(data: Any, settings: Any) -> list[ModelEntry]:
-    """An OpenAI-style `{"data": [...]}` model list (OpenRouter's richer rows included)."""
+    """An OpenAI-style `{"data": [...]}` model list (or a bare array), with the limits the
+    gateways and hosts add to each row where they send them:
+
+    * OpenRouter: `name`, `context_length` (else `top_provider.context_length`),
+      `top_provider.max_completion_tokens`, `architecture.input_modalities`;
+    * LiteLLM: `max_input_tokens`, `max_output_tokens`, `max_tokens` (its legacy output
+      cap), `supports_vision`, on the row or in `model_info`; a `/model/info` row names
+      the model in `model_name`;
+    * vLLM `max_model_len`; Together `context_length`, `display_name`; Fireworks
+      `context_length`, `supports_image_input`; Groq `context_window`,
+      `max_completion_tokens`; DeepInfra `metadata.context_length`; Mistral
+      `max_context_length`, `capabilities.vision`.
+    """
     rows = data.get("data") if isinstance(data, dict) else data
     if not isinstance(rows, list):
         raise InvalidResponse(
@@ -44,16 +83,53 @@ def openai_models(data: Any, settings: Any) -> list[ModelEntry]:
         )
     entries = []
     for row in rows:
-        if not isinstance(row, dict) or not row.get("id"):
+        if not isinstance(row, dict):
             continue
-        modality = (row.get("architecture") or {}).get("input_modalities")
+        model_id = _text(row.get("id")) if "id" in row else _text(row.get("model_name"))
+        if model_id is None:
+            continue
+        top = _part(row, "top_provider")
+        info = _part(row, "model_info")
+        meta = _part(row, "metadata")
+        modalities = _part(row, "architecture").get("input_modalities")
         entries.append(
             ModelEntry(
-                model_id=row["id"],
-                display_name=row.get("name"),
-                context_window=row.get("context_length") or row.get("context_window"),
-                max_output_tokens=(row.get("top_provider") or {}).get("max_completion_tokens"),
-                supports_image_input=("image" in modality) if modality else None,
+                model_id=model_id,
+                display_name=_text(row.get("name")) or _text(row.get("display_name")),
+                context_window=_first(
+                    *map(
+                        token_limit,
+                        (
+                            row.get("context_length"),
+                            row.get("context_window"),
+                            row.get("max_context_length"),
+                            row.get("max_model_len"),
+                            row.get("max_input_tokens"),
+                            info.get("max_input_tokens"),
+                            meta.get("context_length"),
+                            top.get("context_length"),
+                        ),
+                    )
+                ),
+                max_output_tokens=_first(
+                    *map(
+                        token_limit,
+                        (
+                            top.get("max_completion_tokens"),
+                            row.get("max_completion_tokens"),
+                            row.get("max_output_tokens"),
+                            info.get("max_output_tokens"),
+                            info.get("max_tokens"),
+                        ),
+                    )
+                ),
+                supports_image_input=_first(
+                    ("image" in modalities) if isinstance(modalities, list) else None,
+                    flag(row.get("supports_image_input")),
+                    flag(row.get("supports_vision")),
+                    flag(info.get("supports_vision")),
+                    flag(_part(row, "capabilities").get("vision")),
+                ),
             )
         )
     return entries

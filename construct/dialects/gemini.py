@@ -57,7 +57,14 @@ from ..types import (
     new_tool_call_id,
 )
 from .base import BaseDialect
-from .common import excerpt, json_text, load_event, malformed, promote_tool_use
+from .common import (
+    excerpt,
+    json_text,
+    load_event,
+    malformed,
+    promote_tool_use,
+    token_limit,
+)
 
 if TYPE_CHECKING:
     from ..options import ProviderRuntimeOptions
@@ -354,12 +361,13 @@ class Gemini(BaseDialect):
             if isinstance(methods, list) and "generateContent" not in methods:
                 continue
             name = row["name"]
+            shown = row.get("displayName")
             entries.append(
                 ModelEntry(
                     model_id=name[len("models/") :] if name.startswith("models/") else name,
-                    display_name=row.get("displayName"),
-                    context_window=row.get("inputTokenLimit"),
-                    max_output_tokens=row.get("outputTokenLimit"),
+                    display_name=shown if isinstance(shown, str) and shown else None,
+                    context_window=token_limit(row.get("inputTokenLimit")),
+                    max_output_tokens=token_limit(row.get("outputTokenLimit")),
                 )
             )
         return entries
