@@ -22,16 +22,20 @@ from .secrets import scrub_secret_patterns
 __all__ = ["Event", "EventKind", "emit", "enabled", "subscribe"]
 
 log = logging.getLogger("construct")
+# A library is silent until the application configures logging: without a handler of its
+# own, Python's last-resort handler would print every warning to stderr.
+log.addHandler(logging.NullHandler())
 
 EventKind = Literal["attempt", "retry", "key_rotation", "fallback", "circuit", "success", "failure"]
 _LEVELS = {
     "attempt": logging.DEBUG,
     "retry": logging.INFO,
     "key_rotation": logging.INFO,
-    "fallback": logging.WARNING,
-    "circuit": logging.WARNING,
+    # What the chain does on its own is information; its error, if it fails, is the news.
+    "fallback": logging.INFO,
+    "circuit": logging.INFO,
     "success": logging.DEBUG,
-    "failure": logging.WARNING,
+    "failure": logging.INFO,
 }
 
 _listeners: list[Callable[[Event], None]] = []

@@ -135,15 +135,15 @@ def test_the_construct_logger_receives_them(env, caplog):
         records
     )
     assert ("construct", "INFO", "retry: a m: transient failure; retrying in 1.00s") in records
-    assert ("construct", "WARNING", "circuit: a: circuit closed -> open") in records
-    assert ("construct", "WARNING", "fallback: a m: retries exhausted; moving on") in records
+    assert ("construct", "INFO", "circuit: a: circuit closed -> open") in records
+    assert ("construct", "INFO", "fallback: a m: retries exhausted; moving on") in records
     assert ("construct", "DEBUG", "success: b m answered after 4 attempt(s)") in records
     assert PRIMARY_KEY not in caplog.text and SECOND_KEY not in caplog.text
 
 
 def test_the_final_failure_is_reported_on_one_line(env, seen, caplog):
     a = env.fake("a", TransientError("503 overloaded", status=503))
-    with caplog.at_level(logging.WARNING, logger="construct"), pytest.raises(AllProvidersFailed):
+    with caplog.at_level(logging.INFO, logger="construct"), pytest.raises(AllProvidersFailed):
         chat(env.reliable(a, retries=0), "sync")
     failure = seen[-1]
     assert failure.kind == "failure"
@@ -169,3 +169,36 @@ def test_without_listeners_nothing_is_logged_below_the_level(caplog):
     with caplog.at_level(logging.WARNING, logger="construct"):
         events.emit("attempt", "quiet")
     assert caplog.records == []
+
+
+def test_a_script_that_never_configured_logging_hears_nothing(tmp_path):
+    # Falling back is the chain doing its job: a plain script's stderr stays clean, and
+    # the events are there at INFO for an application that configures logging.
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    from tests.loopback import LoopbackServer, Reply
+    from tests.oracle import completion
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    code = """
+import sys
+from construct import ChatMessage, ChatRequest, create_resilient_provider_with_options
+provider = create_resilient_provider_with_options(
+    f"custom:http://127.0.0.1:{sys.argv[1]}/v1", "k-test-1234",
+    reliability={"provider_retries": 0, "fallback_providers": [f"custom:{sys.argv[2]}/v1"]},
+)
+print(provider.chat(ChatRequest([ChatMessage.user("hi")]), "m").text)
+"""
+    body = json.dumps(completion("ok")).encode()
+    with LoopbackServer(lambda r: Reply(body=body)) as server:
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(dead), server.url], capture_output=True, text=True
+        )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+    assert done.stderr == ""
