@@ -5,6 +5,10 @@ vars in the registry's order, then `CONSTRUCT_API_KEY`; the bare `API_KEY` is
 never read. A missing key is not an error here (K2): the first call says which
 variables would supply one. A key that plainly belongs to another vendor is a
 `ConfigError` now, before it is sent anywhere (K3).
+
+The variables are read from `environ=` where a function takes one, else from
+`os.environ`. `create_provider_from_config` passes the config's `key_environ`:
+the real environment over the `.env` files (`construct.config.KeyEnvironment`).
 """
 
 from __future__ import annotations
@@ -64,7 +68,7 @@ _KEY_OWNERS = (
 
 
 def _resolve_key(
-    resolved: Resolved, api_key: str | Secret | None
+    resolved: Resolved, api_key: str | Secret | None, environ: Mapping[str, str] | None = None
 ) -> tuple[Secret | None, str | None]:
     """(key, where it came from) per K1."""
     if isinstance(api_key, Secret):
@@ -73,7 +77,7 @@ def _resolve_key(
         raise ConfigError(f"api_key must be a string, got {type(api_key).__name__}")
     if api_key and api_key.strip():
         return Secret(api_key), "explicit"
-    found = key_from_env(resolved)
+    found = key_from_env(resolved, environ)
     if found is None:
         return None, None
     var, value = found
@@ -122,13 +126,16 @@ def create_provider_with_options(
     name: str,
     api_key: str | Secret | None = None,
     options: ProviderRuntimeOptions | Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
 ) -> Provider:
-    """The provider `name` stands for, configured by `options`."""
+    """The provider `name` stands for, configured by `options`; `environ` (default
+    `os.environ`) is where its key variables are read (K1)."""
     opts = ProviderRuntimeOptions.coerce(options)
     resolved = apply_api_url(resolve(name), opts.provider_api_url)
     if opts.auth_profile_override:
         resolved = with_profile(resolved, opts.auth_profile_override)
-    key, source = _resolve_key(resolved, api_key)
+    key, source = _resolve_key(resolved, api_key, environ)
     api_url_set = bool(opts.provider_api_url and opts.provider_api_url.strip())
     if key is not None and not api_url_set and not resolved.custom:
         _check_key_owner(resolved, key, source)
@@ -229,8 +236,13 @@ def create_resilient_provider_with_options(
     api_url: str | None = None,
     reliability: Any = None,
     options: ProviderRuntimeOptions | Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
 ) -> Provider:
-    """`primary` wrapped in a ReliableProvider with the fallbacks `reliability` names (L1-L10)."""
+    """`primary` wrapped in a ReliableProvider with the fallbacks `reliability` names (L1-L10).
+
+    Every provider of the chain reads its key variables from `environ` (default `os.environ`).
+    """
     from .resilience import ReliableProvider
 
     rel = _reliability(reliability)
@@ -238,7 +250,7 @@ def create_resilient_provider_with_options(
     if api_url:
         opts = replace(opts, provider_api_url=api_url)
     chain: list[tuple[str, Provider]] = [
-        (primary, create_provider_with_options(primary, api_key, opts))
+        (primary, create_provider_with_options(primary, api_key, opts, environ=environ))
     ]
     seen = {primary.strip().lower()}
     for entry in rel.fallback_providers:
@@ -249,7 +261,9 @@ def create_resilient_provider_with_options(
         seen.add(entry.strip().lower())
         name, profile = split_profile(entry)
         try:
-            provider = create_provider_with_options(name, None, _fallback_options(opts, profile))
+            provider = create_provider_with_options(
+                name, None, _fallback_options(opts, profile), environ=environ
+            )
         except ConfigError as exc:
             if profile is not None:
                 raise  # an auth profile the user named: refused aloud, never skipped
@@ -291,10 +305,13 @@ def create_routed_provider_with_options(
     model_routes: Sequence[Any] = (),
     default_model: str | None = None,
     options: ProviderRuntimeOptions | Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
 ) -> Provider:
     """A RouterProvider over full ReliableProviders, one per provider the routes name (T1-T4).
 
-    Without routes it is the reliable provider alone."""
+    Without routes it is the reliable provider alone. Keys are read from `environ` (default
+    `os.environ`)."""
     from .resilience import Route, RouterProvider
 
     opts = ProviderRuntimeOptions.coerce(options)
@@ -308,7 +325,9 @@ def create_routed_provider_with_options(
         if r.api_key is not None:
             route_keys.setdefault(r.provider, r.api_key)
     if not routes:
-        return create_resilient_provider_with_options(primary, api_key, api_url, rel, opts)
+        return create_resilient_provider_with_options(
+            primary, api_key, api_url, rel, opts, environ=environ
+        )
     # `api_keys` are more keys of the primary (L4): rotating them into another vendor's
     # provider would send one vendor's key to another (K1).
     others = rel.model_copy(update={"api_keys": []})
@@ -317,7 +336,9 @@ def create_routed_provider_with_options(
     for name in names:
         key = route_keys.get(name) or (api_key if name == primary else None)
         if name == primary:
-            provider = create_resilient_provider_with_options(name, key, api_url, rel, opts)
+            provider = create_resilient_provider_with_options(
+                name, key, api_url, rel, opts, environ=environ
+            )
         else:
             try:
                 # The shared fallback list may name this very provider: not a duplicate
@@ -333,6 +354,7 @@ def create_routed_provider_with_options(
                     others.model_copy(update={"fallback_providers": fallbacks}),
                     # default_model names a model of the default provider, not of this one.
                     replace(_fallback_options(opts, None), default_model=None),
+                    environ=environ,
                 )
             except ConfigError as exc:
                 log.warning(
@@ -361,7 +383,9 @@ def create_routed_provider(
 
 
 def create_provider_from_config(config: Config | None = None) -> Provider:
-    """The routed, reliable provider `config.toml` describes (`load_config()` when none given)."""
+    """The routed, reliable provider `config.toml` describes (`load_config()` when none given).
+
+    Keys are read from `config.key_environ`: the environment over the `.env` files."""
     if config is None:
         from .config import load_config
 
@@ -374,4 +398,5 @@ def create_provider_from_config(config: Config | None = None) -> Provider:
         config.model_routes,
         config.default_model,
         options_from_config(config),
+        environ=config.key_environ,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from typing import TextIO
 
 from ..secrets import scrub_secret_patterns
@@ -36,3 +37,14 @@ def dim(text: str, stream: TextIO) -> str:
 
 def yes_no(value: bool) -> str:
     return "yes" if value else "no"
+
+
+def dotenv_source(environ: Mapping[str, str] | None, var: str) -> str:
+    """` in /path/.env` when `var`'s value comes from a `.env` file, else nothing."""
+    from ..config import KeyEnvironment
+
+    if isinstance(environ, KeyEnvironment):
+        path = environ.source(var)
+        if path is not None:
+            return f" in {path}"
+    return ""

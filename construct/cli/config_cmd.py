@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from ..secrets import mask, scrub_secret_patterns
-from .common import DEFAULT_PROVIDER, one_line
+from .common import DEFAULT_PROVIDER, dotenv_source, one_line
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -69,9 +69,10 @@ def _key_line(config: Config) -> str:
     if config.api_key:
         return f"set in the config ({mask(config.api_key)})"
     resolved = resolve(config.default_provider or DEFAULT_PROVIDER)
-    found = key_from_env(resolved)
+    env = config.key_environ
+    found = key_from_env(resolved, env)
     if found is not None:
-        return f"from {found[0]} ({mask(found[1])})"
+        return f"from {found[0]}{dotenv_source(env, found[0])} ({mask(found[1])})"
     if not resolved.spec.key_required or not resolved.key_env:
         return "none (not needed)"
     return f"not set (set {resolved.key_env[0]} or api_key)"

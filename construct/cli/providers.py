@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,7 @@ from ..registry import (
     resolve,
 )
 from ..secrets import mask, scrub_secret_patterns
-from .common import DEFAULT_PROVIDER, warn, yes_no
+from .common import DEFAULT_PROVIDER, dotenv_source, warn, yes_no
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -48,11 +49,13 @@ _AUTH_WIRE = {
 
 @dataclass(frozen=True, slots=True)
 class _Active:
-    """The config's default provider, resolved, and whether the config supplies its key."""
+    """The config's default provider, resolved, whether the config supplies its key, and
+    where keys are read from (the environment over the .env files; None: the environment)."""
 
     resolved: Resolved
     config_key: bool
     source: str
+    environ: Mapping[str, str] | None = None
 
     def marks(self, resolved: Resolved) -> bool:
         return not self.resolved.custom and self.resolved.spec.name == resolved.spec.name
@@ -72,7 +75,7 @@ def _load_active(path: str | None) -> _Active | None:
             "(run 'construct config check' for details)"
         )
         return None
-    return _Active(resolved, bool(config.api_key), _source(config))
+    return _Active(resolved, bool(config.api_key), _source(config), config.key_environ)
 
 
 def _source(config: Config) -> str:
@@ -83,22 +86,27 @@ def _source(config: Config) -> str:
     return "the built-in default"
 
 
-def _key_state(resolved: Resolved, active: _Active | None) -> tuple[str | None, str | None]:
-    """(the variable to show, where the key comes from if there is one)."""
+def _key_state(
+    resolved: Resolved, active: _Active | None
+) -> tuple[str | None, str | None, str | None]:
+    """(the variable to show, where the key comes from if there is one, the `.env` file
+    the variable is read from if it is)."""
     if active is not None and active.config_key and active.marks(resolved):
         # An explicit key beats the env vars (K1). CONSTRUCT_API_KEY is the config override.
         var = "CONSTRUCT_API_KEY" if os.environ.get("CONSTRUCT_API_KEY", "").strip() else None
-        return var or "config api_key", var or "config"
-    found = key_from_env(resolved)
+        return var or "config api_key", var or "config", None
+    env = active.environ if active is not None else None
+    found = key_from_env(resolved, env)
     if found is not None:
-        return found[0], found[0]
+        where = dotenv_source(env, found[0]).removeprefix(" in ")
+        return found[0], found[0], where or None
     # The provider's own variable; the generic CONSTRUCT_API_KEY is shown only when set.
-    return (resolved.key_env[0] if resolved.key_env else None), None
+    return (resolved.key_env[0] if resolved.key_env else None), None, None
 
 
 def _row(info: Any, active: _Active | None) -> dict[str, Any]:
     resolved = resolve(info.name)
-    shown_var, source = _key_state(resolved, active)
+    shown_var, source, dotenv = _key_state(resolved, active)
     return {
         "name": info.name,
         "display_name": info.display_name,
@@ -108,6 +116,7 @@ def _row(info: Any, active: _Active | None) -> dict[str, Any]:
         "key_env": list(info.key_env),
         "key_set": source is not None,
         "key_source": source,
+        "key_file": dotenv,
         "dialect": info.dialect,
         "available": info.available,
         "active": active is not None and active.marks(resolved),
@@ -175,6 +184,12 @@ def run_list(args: argparse.Namespace) -> int:
         spec = active.resolved.spec
         out.append(f"* active default: {spec.name} (from {active.source}).")
     out.append("Keys come from the KEY ENV variable, else CONSTRUCT_API_KEY (values never shown).")
+    from_files = sorted(
+        {f"{r['key_source']} (from {r['key_file']})" for r in rows if r["key_file"]}
+    )
+    if from_files:
+        # Not the environment: say which file, so a stale .env is easy to find.
+        out.append(f"Read from .env files: {', '.join(from_files)}.")
     out.append("'construct providers show NAME': every alias, the base URL, the key lookup order.")
     print("\n".join(out))
     return 0

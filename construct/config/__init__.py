@@ -4,7 +4,8 @@
 
     find the file     lookup.py       explicit path, CONSTRUCT_CONFIG, ./config.toml,
                                       ~/.construct/config.toml
-    read .env, parse  lookup.py       .env beside the file, the real environment over it; tomllib
+    read .env, parse  lookup.py       .env beside the file, the real environment over it; tomllib;
+                                      for keys also ./.env (`Config.key_environ`, K1)
     fold aliases      schema.py       the reference's model_provider and model
     interpolate       interpolate.py  ${VAR} and ${VAR:-default} in every string value
     override          interpolate.py  CONSTRUCT_PROVIDER, CONSTRUCT_MODEL, CONSTRUCT_API_KEY,
@@ -31,7 +32,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from .interpolate import apply_environment
-from .lookup import find_config_path, locate, read_sources
+from .lookup import KeyEnvironment, dotenv_files, find_config_path, locate, read_sources
 from .problems import ConfigValidationError, Problems, register_keys
 from .schema import (
     Config,
@@ -48,6 +49,7 @@ __all__ = [
     "Config",
     "ConfigValidationError",
     "HttpConfig",
+    "KeyEnvironment",
     "ModelRoute",
     "ReliabilityConfig",
     "check_config",
@@ -64,6 +66,8 @@ def load_config(
 
     Without `path`, the F4 lookup decides; when it finds nothing, the defaults (with the
     env overrides) are returned. `environ` replaces `os.environ` (which is never modified).
+    `config.key_environ` is where `create_provider_from_config` reads provider keys:
+    `os.environ` over the `.env` beside the file, over `./.env`.
     Raises `ConfigError`: `ConfigValidationError` with every problem, or a plain one for a
     missing file or a TOML syntax error.
     """
@@ -94,12 +98,19 @@ def _load(
 ) -> tuple[Config | None, list[str], Path | None]:
     real_env = os.environ if environ is None else environ
     found = locate(path, real_env)
-    env, data = read_sources(found, real_env)
+    files = dotenv_files(found)
+    env, data = read_sources(found, real_env, files)
     problems = Problems()
     fold_aliases(data, problems)
     data, sources = apply_environment(data, env, problems)
     # Before any message is built, so scrubbing removes every key literally.
     register_keys(data, problems)
     config = validate(data, found, problems)
+    if config is not None and files:
+        # Keys are read when a provider is built, from os.environ as always (`environ=`
+        # serves the lookup, interpolation and overrides only), now over the .env files.
+        # Without one there is nothing to add: None reads os.environ, as a Config built
+        # in code does.
+        config._key_environ = KeyEnvironment(os.environ, files)
     check_names(data, problems)
     return config, problems.lines(sources), found

@@ -22,6 +22,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
 )
@@ -209,6 +210,14 @@ class Config(_Model):
     http: HttpConfig = Field(default_factory=HttpConfig)
     # Where the config was read from; set by load_config, never a TOML key.
     path: Path | None = Field(None, exclude=True)
+    # Where provider keys are read from (the environment over the .env files); set by
+    # load_config. Private: never a TOML key, never in a dump or a repr.
+    _key_environ: Mapping[str, str] | None = PrivateAttr(None)
+
+    @property
+    def key_environ(self) -> Mapping[str, str] | None:
+        """The variables the factory reads keys from (K1); None: `os.environ`."""
+        return self._key_environ
 
 
 # ---------------------------------------------------------------------------- stages
