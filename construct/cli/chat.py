@@ -178,6 +178,7 @@ def run_chat(args: argparse.Namespace) -> int:
         config.model_routes,
         config.default_model,
         options,
+        environ=config.key_environ,
     )
     # Who the request goes to first: a route's provider and model, or the default one.
     if isinstance(provider, RouterProvider):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 KEY = "gsk_dotenv_cli_secret_0001"
 ENV_KEY = "gsk_environment_secret_0002"
 
@@ -68,11 +66,6 @@ def test_providers_list_says_a_key_comes_from_a_dotenv(cli):
     assert row["key_file"] == str(cli.home / "app" / ".env")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="construct chat builds its provider with create_provider_with_options and does not "
-    "pass environ=config.key_environ yet; passing it makes this test pass: drop the mark then",
-)
 def test_chat_sends_the_key_from_the_dotenv(cli, server):
     _groq_config(cli, api_url=server.url)
     result = cli("chat", "--config", str(cli.home / "app" / "config.toml"), "hi")
