@@ -503,8 +503,9 @@ def classify_http_error(
     if keyless and (status in (401, 403) or status >= 500):
         variables = f": set {' or '.join(key_env)}" if key_env else ""
         advice = (
-            f"No API key was sent with this request{variables}, or pass api_key "
-            "(api_key in config.toml). " + ("" if status in (401, 403) else advice)
+            f"No API key was sent with this request{variables} (in the environment or a "
+            ".env file), or api_key in config.toml (api_key= in code). "
+            + ("" if status in (401, 403) else advice)
         ).strip()
     message = (
         f"{display_name} API error ({status}{' ' + phrase if phrase else ''}): {shown}{end}{advice}"

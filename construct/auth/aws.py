@@ -128,7 +128,7 @@ class SigV4(Auth):
         if botocore is None:
             raise ConfigError(
                 f"{self.display_name} needs a Bedrock API key or AWS credentials. "
-                f"Set BEDROCK_API_KEY (or pass api_key=) to use a Bedrock API key, or "
+                f"Set BEDROCK_API_KEY (or api_key in config.toml) to use a Bedrock API key, or "
                 f"`{INSTALL_HINT}` so construct can sign requests with your AWS credentials "
                 "(SigV4 needs botocore)."
             )

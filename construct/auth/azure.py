@@ -48,7 +48,7 @@ class AzureKeyOrEntra(Auth):
 
         return AuthError(
             f"No credentials for {self.display_name}: set AZURE_OPENAI_API_KEY (or "
-            f"{GENERIC_KEY_ENV}), pass api_key= / set api_key in config.toml, or set "
+            f"{GENERIC_KEY_ENV}), or api_key in config.toml (api_key= in code), or set "
             f"{AD_TOKEN_ENV} to a Microsoft Entra ID access token.",
             provider=self.provider,
         )

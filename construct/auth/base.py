@@ -59,8 +59,8 @@ class Auth:
     def missing(self) -> AuthError:
         env = " or ".join(self.key_env)
         return AuthError(
-            f"No API key for {self.display_name}: set {env}, or pass api_key= / set "
-            "api_key in config.toml.",
+            f"No API key for {self.display_name}: set {env} (in the environment or a .env "
+            "file), or api_key in config.toml (api_key= in code).",
             provider=self.provider,
         )
 

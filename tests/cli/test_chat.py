@@ -184,3 +184,12 @@ def test_dash_p_overrides_the_default_provider_and_keeps_the_fallbacks(cli, serv
     assert result.returncode == 0, result.stderr
     assert result.stdout == ANSWER + "\n"
     assert "answered by" in result.stderr
+
+
+def test_a_missing_key_is_explained_in_the_cli_s_own_terms(cli):
+    # Not "pass api_key=" (a Python keyword argument) to someone at a shell.
+    result = cli("chat", "-p", "groq", "-m", "llama-3.3-70b-versatile", "hi")
+    assert result.returncode != 0
+    assert "api_key in config.toml" in result.stderr
+    assert ".env" in result.stderr
+    assert "pass api_key=" not in result.stderr
