@@ -97,10 +97,15 @@ def _check_key_owner(resolved: Resolved, key: Secret, source: str | None) -> Non
     where = "the given api_key" if source == "explicit" else source
     var = spec.key_env[0] if spec.key_env else "api_key"
     owner_name = resolve(owner).spec.display_name
+    # The fix is where the key came from: a variable, or the api_key the caller gave.
+    if source == "explicit":
+        fix = f"Put a key for {spec.display_name} in api_key (config.toml, or the api_key= given)"
+    else:
+        fix = f"Set {var} to a key for {spec.display_name}"
     raise ConfigError(
         f"API key prefix mismatch: the key from {where} ({mask(value)}) looks like "
         f"a key for {owner_name}, but provider {spec.name!r} ({spec.display_name}) is "
-        f"selected. Set {var} to a key for {spec.display_name}, or use provider {owner!r}."
+        f"selected. {fix}, or use provider {owner!r}."
     )
 
 

@@ -193,3 +193,14 @@ def test_a_missing_key_is_explained_in_the_cli_s_own_terms(cli):
     assert "api_key in config.toml" in result.stderr
     assert ".env" in result.stderr
     assert "pass api_key=" not in result.stderr
+
+
+def test_a_wrong_vendor_key_in_the_config_says_to_fix_the_config(cli):
+    (cli.home / "config.toml").write_text(
+        'default_provider = "groq"\ndefault_model = "m"\napi_key = "sk-proj-abcdef0123456789"\n'
+    )
+    result = cli("chat", "hi")
+    assert result.returncode != 0
+    assert "api_key" in result.stderr and "config.toml" in result.stderr
+    assert "Set GROQ_API_KEY" not in result.stderr
+    assert "abcdef0123456789" not in result.stderr
