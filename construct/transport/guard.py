@@ -48,14 +48,20 @@ def _backends() -> tuple[type, type]:
             raise expired(clock.why)
         return left if timeout is None or left < timeout else timeout
 
-    class _Stream(httpcore.NetworkStream):
+    class _Guarded:
+        """What the sync and async streams share: each read and write is cut to the clock.
+
+        Neither method awaits: each hands back what the inner stream's does (bytes, or
+        the awaitable the async caller awaits), so an async read costs no coroutine frame
+        of its own, and an expired clock raises at the call all the same."""
+
         __slots__ = ("_inner", "clock")
 
-        def __init__(self, inner: httpcore.NetworkStream) -> None:
+        def __init__(self, inner: Any) -> None:
             self._inner = inner
             self.clock: Clock | None = None
 
-        def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        def read(self, max_bytes: int, timeout: float | None = None) -> Any:
             # `_cut` written out: a stream reads once per event.
             clock = self.clock or current_clock.get()
             if clock is not None:
@@ -66,8 +72,14 @@ def _backends() -> tuple[type, type]:
                     timeout = left
             return self._inner.read(max_bytes, timeout)
 
-        def write(self, buffer: bytes, timeout: float | None = None) -> None:
-            self._inner.write(buffer, _cut(self.clock, timeout, httpcore.WriteTimeout))
+        def write(self, buffer: bytes, timeout: float | None = None) -> Any:
+            return self._inner.write(buffer, _cut(self.clock, timeout, httpcore.WriteTimeout))
+
+        def get_extra_info(self, info: str) -> Any:
+            return self._inner.get_extra_info(info)
+
+    class _Stream(_Guarded, httpcore.NetworkStream):
+        __slots__ = ()
 
         def close(self) -> None:
             self._inner.close()
@@ -78,31 +90,8 @@ def _backends() -> tuple[type, type]:
             cut = _cut(None, timeout, httpcore.ConnectTimeout)
             return _Stream(self._inner.start_tls(ssl_context, server_hostname, cut))
 
-        def get_extra_info(self, info: str) -> Any:
-            return self._inner.get_extra_info(info)
-
-    class _AsyncStream(httpcore.AsyncNetworkStream):
-        __slots__ = ("_inner", "clock")
-
-        def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
-            self._inner = inner
-            self.clock: Clock | None = None
-
-        # Not a coroutine itself: it hands back the inner read's awaitable, which the
-        # caller awaits, so a read costs no extra coroutine frame (an expired clock
-        # raises at the call, inside the caller's await expression all the same).
-        def read(self, max_bytes: int, timeout: float | None = None) -> Any:
-            clock = self.clock or current_clock.get()
-            if clock is not None:
-                left = clock.due - _monotonic()
-                if left <= 0:
-                    raise httpcore.ReadTimeout(clock.why)
-                if timeout is None or left < timeout:
-                    timeout = left
-            return self._inner.read(max_bytes, timeout)
-
-        async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-            await self._inner.write(buffer, _cut(self.clock, timeout, httpcore.WriteTimeout))
+    class _AsyncStream(_Guarded, httpcore.AsyncNetworkStream):
+        __slots__ = ()
 
         async def aclose(self) -> None:
             await self._inner.aclose()
@@ -112,9 +101,6 @@ def _backends() -> tuple[type, type]:
         ) -> httpcore.AsyncNetworkStream:
             cut = _cut(None, timeout, httpcore.ConnectTimeout)
             return _AsyncStream(await self._inner.start_tls(ssl_context, server_hostname, cut))
-
-        def get_extra_info(self, info: str) -> Any:
-            return self._inner.get_extra_info(info)
 
     class _Backend(httpcore.NetworkBackend):
         def __init__(self, inner: httpcore.NetworkBackend) -> None:
