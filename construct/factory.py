@@ -91,7 +91,8 @@ def _check_key_owner(resolved: Resolved, key: Secret, source: str | None) -> Non
         return
     value = key.reveal()
     owner = next((name for prefix, name in _KEY_OWNERS if value.startswith(prefix)), None)
-    if owner is None or owner == spec.name:
+    # Two rows of one vendor (openai, openai-responses) share its keys.
+    if owner is None or owner == spec.name or resolve(owner).spec.key_env == spec.key_env:
         return
     # "explicit" covers both the api_key argument and config.toml's api_key.
     where = "the given api_key" if source == "explicit" else source
@@ -117,9 +118,27 @@ _KINDS = {
 }
 
 
+# The dialect each `api=` value puts behind an OpenAI-shaped row.
+_API_DIALECTS = {"chat": "openai_chat", "responses": "openai_responses"}
+
+
+def _dialect_name(resolved: Resolved, api: str | None) -> str:
+    """The row's dialect, or the one `api` asks for where the row is OpenAI-shaped."""
+    spec = resolved.spec
+    if api is None or spec.dialect == _API_DIALECTS[api]:
+        return spec.dialect
+    if spec.dialect not in _API_DIALECTS.values():
+        raise ConfigError(
+            f"api = {api!r} applies to OpenAI-compatible providers only; provider "
+            f"{spec.name!r} ({spec.display_name}) speaks its own API ({spec.dialect}). "
+            "Remove api, or choose an OpenAI-compatible provider (openai, a custom: URL)."
+        )
+    return _API_DIALECTS[api]
+
+
 def _build(resolved: Resolved, opts: ProviderRuntimeOptions) -> tuple[Dialect, Auth]:
     """The dialect the row speaks and the auth it uses; modules are imported on first use."""
-    name = resolved.spec.dialect
+    name = _dialect_name(resolved, opts.api)
     kind = _KINDS.get(name)
     if kind is not None:
         return import_module(kind).build(resolved, opts)
@@ -206,6 +225,7 @@ def options_from_config(config: Config) -> ProviderRuntimeOptions:
         provider_timeout_secs=config.provider_timeout_secs,
         extra_headers=dict(config.extra_headers),
         api_path=config.api_path,
+        api=config.api,
         provider_max_tokens=config.provider_max_tokens,
         default_model=config.default_model,
         default_temperature=config.default_temperature,
@@ -230,6 +250,7 @@ def _fallback_options(opts: ProviderRuntimeOptions, profile: str | None) -> Prov
         opts,
         provider_api_url=None,
         api_path=None,
+        api=None,
         extra_headers=headers,
         auth_profile_override=profile or opts.auth_profile_override,
     )

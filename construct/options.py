@@ -19,6 +19,7 @@ from .errors import InvalidArgument
 from .secrets import Secret, is_credential_header, mask
 
 __all__ = [
+    "APIS",
     "MAX_TIMEOUT_S",
     "TEMPERATURE_RANGE",
     "ProviderRuntimeOptions",
@@ -33,6 +34,8 @@ TEMPERATURE_RANGE = (0.0, 2.0)
 # (milliseconds for seconds), and 1e10 or inf makes a sync call raise OverflowError when the
 # deadline is computed.
 MAX_TIMEOUT_S = 86_400
+# The OpenAI APIs an OpenAI-shaped row can be told to speak (`api=`).
+APIS = ("chat", "responses")
 _REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 # RFC 9110 §5.1: a header name is a token; a value is visible ASCII, spaces and tabs.
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -76,6 +79,9 @@ class ProviderRuntimeOptions:
     default_temperature: float | None = None
     # "httpx" (default) or "aiohttp" for async calls (construct-llm[aiohttp]).
     http_transport: str = "httpx"
+    # Which OpenAI API an OpenAI-shaped row speaks: "chat" (chat completions) or
+    # "responses" (the Responses API); None keeps the row's own.
+    api: str | None = None
     # A stream's longest wait for its next event once it has started (None: the
     # provider timeout), and a cap on its whole length (None: none).
     stream_idle_timeout_secs: float | None = None
@@ -88,6 +94,10 @@ class ProviderRuntimeOptions:
         if self.http_transport not in ("httpx", "aiohttp"):
             shown = _cut(repr(self.http_transport))
             raise InvalidArgument(f"http_transport must be 'httpx' or 'aiohttp', got {shown}")
+        if self.api is not None and self.api not in APIS:
+            raise InvalidArgument(
+                f"api must be one of {', '.join(map(repr, APIS))}, got {_cut(repr(self.api))}"
+            )
         _check_number("provider_timeout_secs", self.provider_timeout_secs, optional=True)
         _check_number("connect_timeout_secs", self.connect_timeout_secs)
         _check_number("stream_idle_timeout_secs", self.stream_idle_timeout_secs, optional=True)

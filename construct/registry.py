@@ -229,6 +229,18 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         max_tokens_field="max_completion_tokens",
         responses_fallback=False,
     ),
+    # OpenAI through the Responses API: a name a fallback list or a route can use where
+    # `api = "responses"` (an option of the one provider it is set on) cannot reach.
+    ProviderSpec(
+        "openai-responses",
+        "OpenAI (Responses API)",
+        "https://api.openai.com/v1",
+        dialect="openai_responses",
+        key_env=("OPENAI_API_KEY",),
+        aliases=("openai_responses",),
+        vision=True,
+        key_prefix="sk-",
+    ),
     ProviderSpec(
         "openai-codex",
         "OpenAI Codex (OAuth)",

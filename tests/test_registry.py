@@ -112,6 +112,8 @@ REFERENCE_LISTED = {
 }
 # Reference §1.3 rows that §5 does not list, with their aliases.
 REFERENCE_UNLISTED = {"astrai": (), "deepmyst": ("deep-myst",)}
+# Rows construct adds to the reference's, each listed after the row it is a variant of.
+CONSTRUCT_ROWS = {"openai-responses": "openai"}
 # Reference §5 "not listed but constructible": the regional aliases.
 REGIONAL_ALIASES = {
     "moonshot-cn": "moonshot",
@@ -168,8 +170,13 @@ def all_names() -> list[tuple[str, str]]:
 
 def test_list_providers_covers_every_reference_row_in_order() -> None:
     names = [p.name for p in list_providers()]
-    assert len(names) == 67
-    assert names == [*REFERENCE_LISTED, *REFERENCE_UNLISTED]
+    assert len(names) == 68
+    assert [n for n in names if n not in CONSTRUCT_ROWS] == [
+        *REFERENCE_LISTED,
+        *REFERENCE_UNLISTED,
+    ]
+    for name, after in CONSTRUCT_ROWS.items():
+        assert names.index(name) == names.index(after) + 1
 
 
 @pytest.mark.parametrize(

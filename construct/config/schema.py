@@ -198,6 +198,8 @@ class Config(_Model):
     api_key: OptionalText = None
     api_url: OptionalText = None
     api_path: str | None = None
+    # "responses": the default provider speaks OpenAI's Responses API.
+    api: Literal["chat", "responses"] | None = None
     # C6: unset means no temperature is sent at all.
     default_temperature: Float | None = Field(
         None, ge=TEMPERATURE_RANGE[0], le=TEMPERATURE_RANGE[1]

@@ -559,6 +559,6 @@ def build(resolved: Resolved, opts: ProviderRuntimeOptions) -> OpenAIChat:
             openai_sampling=spec.name == "openai",
             tool_stream=spec.tool_stream and _is_zai_host(resolved.base_url),
             stream_usage=spec.stream_usage,
-            responses_fallback=spec.responses_fallback and not opts.api_path,
+            responses_fallback=spec.responses_fallback and not opts.api_path and opts.api != "chat",
         )
     )

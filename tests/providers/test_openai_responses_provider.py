@@ -1,8 +1,8 @@
 """The Responses dialect behind a real `HttpProvider`: respx for HTTP, a loopback server
 where a socket matters, the openai SDK's types as the oracle for every body.
 
-No registry row can be called with this dialect yet (`openai-codex` waits for its OAuth
-flow), so the tests build the provider the factory would: OpenAI's row, this dialect.
+The tests build the provider the factory builds for `openai-responses` (OpenAI's row,
+this dialect) by hand, so each can set the options it needs.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from construct.config import load_config
 from construct.dialects.openai_responses import build
 from construct.errors import (
     AuthError,
-    ConstructError,
     ContextWindowExceeded,
     InvalidRequest,
     InvalidResponse,
@@ -369,29 +368,49 @@ def _blocks(lang: str) -> list[str]:
     return re.findall(rf"^```{lang}\n(.*?)^```$", text, re.M | re.S)
 
 
-def test_the_doc_config_loads_and_builds_its_provider(tmp_path: Path) -> None:
+def test_the_doc_config_loads_and_answers_through_the_responses_api(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (block,) = _blocks("toml")
     path = tmp_path / "config.toml"
     path.write_text(block, encoding="utf-8")
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
     config = load_config(path)
-    assert config.default_provider == "openai-codex"
+    assert (config.default_provider, config.api) == ("openai", "responses")
     p = create_provider_from_config(config)
-    assert p.name == "openai-codex"
-    # The dialect is ready; the row waits for its OAuth sign-in, and says so (whether or not
-    # the config's provider comes wrapped for retries).
-    with pytest.raises(ConstructError, match="OAuth sign-in flow is not implemented"):
-        p.chat(HELLO, "gpt-5-codex")
-    with pytest.raises(ProviderCapabilityError):
-        create_provider(config.default_provider).chat(HELLO, config.default_model)
-
-
-def test_the_doc_python_example_runs() -> None:
-    (block,) = _blocks("python")
     with respx.mock(assert_all_called=True) as mock:
-        route = mock.post("https://api.openai.com/v1/responses").mock(
-            return_value=httpx.Response(200, json=response([message("Paris.")]))
+        route = mock.post(URL).mock(
+            return_value=httpx.Response(200, json=response([message("Hi")]))
+        )
+        default = p.chat(HELLO)
+        # The route names the openai-responses provider: the same API, OpenAI's key.
+        routed = p.chat(HELLO, "hint:reasoning")
+    bodies = [json.loads(call.request.content) for call in route.calls]
+    for body in bodies:
+        validate_responses_request(body)
+    assert [b["model"] for b in bodies] == ["gpt-5-mini", "gpt-5"]
+    assert default.text == routed.text == "Hi"
+    # The Codex row speaks this dialect too, and says it waits for its OAuth sign-in.
+    with pytest.raises(ProviderCapabilityError, match="OAuth sign-in flow is not implemented"):
+        create_provider("openai-codex").chat(HELLO, "gpt-5-codex")
+
+
+def test_the_doc_python_examples_run(capsys: pytest.CaptureFixture[str]) -> None:
+    chat, stream = _blocks("python")
+    with respx.mock(assert_all_called=True) as mock:
+        route = mock.post(URL).mock(
+            side_effect=[
+                httpx.Response(200, json=response([message("Paris.")])),
+                sse(text_stream("Grey waves ", "fold.").sse()),
+            ]
         )
         scope: dict = {}
-        exec(compile(block, str(DOC), "exec"), scope)
-    validate_responses_request(json.loads(route.calls.last.request.content))
-    assert scope["reply"].text == "Paris."
+        exec(compile(chat, str(DOC), "exec"), scope)
+        assert scope["reply"].text == "Paris."
+        exec(compile(stream, str(DOC), "exec"), {})
+    first, second = (json.loads(call.request.content) for call in route.calls)
+    validate_responses_request(first)
+    validate_responses_request(second)
+    assert first["reasoning"] == {"effort": "low"} and first["stream"] is False
+    assert second["stream"] is True
+    assert capsys.readouterr().out == "Paris.\nGrey waves fold.\n"
