@@ -395,12 +395,21 @@ def _is_quota_text(text: str) -> bool:
     )
 
 
+# Said by a provider on its own; ReliableProvider drops it from its attempt lines (it is
+# the thing advised) and says what helps a whole chain instead.
+RATE_LIMIT_ADVICE = "Wait and retry, or use ReliableProvider to retry and fall back automatically."
+CHAIN_RATE_LIMIT_ADVICE = (
+    "Every attempt was rate-limited: wait before calling again, or add keys "
+    "(reliability.api_keys) or fallback providers (reliability.fallback_providers)."
+)
+
+
 def _advice(cls: type[ProviderError], key_env: Sequence[str]) -> str:
     if cls is AuthError:
         hint = f" (set {' or '.join(key_env)})" if key_env else ""
         return f"Check that the API key is valid and allowed to use this model{hint}."
     if cls is RateLimited:
-        return "Wait and retry, or use ReliableProvider to retry and fall back automatically."
+        return RATE_LIMIT_ADVICE
     if cls is QuotaExhausted:
         return "Add credit or raise the quota with the provider, or use another key."
     if cls is ContextWindowExceeded:

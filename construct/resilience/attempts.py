@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..errors import CHAIN_RATE_LIMIT_ADVICE, RATE_LIMIT_ADVICE
 from ..secrets import sanitize_api_error
 
 __all__ = ["Attempt", "failure_message"]
@@ -39,6 +40,9 @@ class Attempt:
         key: str | None = None,
     ) -> Attempt:
         detail = " ".join(sanitize_api_error(str(error) or type(error).__name__).split())
+        # "use ReliableProvider" is no advice from inside it; the message ends with the
+        # chain's own (failure_message).
+        detail = detail.replace(" " + RATE_LIMIT_ADVICE, "")
         return cls(
             provider,
             model,
@@ -60,4 +64,7 @@ class Attempt:
 
 
 def failure_message(attempts: Sequence[Attempt]) -> str:
-    return "\n".join([HEADER, *(a.line() for a in attempts)])
+    lines = [HEADER, *(a.line() for a in attempts)]
+    if attempts and all(a.reason == "rate_limited" for a in attempts):
+        lines.append(CHAIN_RATE_LIMIT_ADVICE)
+    return "\n".join(lines)

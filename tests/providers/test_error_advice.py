@@ -63,3 +63,21 @@ def test_a_call_with_a_key_does_not_say_none_was_sent():
         with pytest.raises(AuthError) as info:
             provider.chat(HELLO, "m")
     assert "No API key was sent" not in str(info.value)
+
+
+def test_a_429_from_inside_reliable_provider_does_not_advise_reliable_provider():
+    from construct import AllProvidersRateLimited, RateLimited, ReliableProvider
+
+    with LoopbackServer(lambda r: _reply(429, b'{"error": {"message": "slow down"}}')) as server:
+        bare = create_provider(f"custom:{server.url}/v1", "k-test-1234")
+        with pytest.raises(RateLimited) as alone:
+            bare.chat(HELLO, "m")
+        chain = ReliableProvider([("local", bare)], retries=0, max_retry_after_s=0)
+        with pytest.raises(AllProvidersRateLimited) as inside:
+            chain.chat(HELLO, "m")
+    # On its own, the provider's error says what would help: ReliableProvider.
+    assert "use ReliableProvider" in str(alone.value)
+    text = str(inside.value)
+    assert "ReliableProvider" not in text
+    assert "slow down" in text
+    assert text.endswith("or fallback providers (reliability.fallback_providers).")
