@@ -170,6 +170,8 @@ def run_chat(args: argparse.Namespace) -> int:
     if not model:
         raise UsageError("no model: pass -m MODEL, or set default_model in the config")
     request = _request(args.system, prompt)
+    if args.provider is None and config.default_provider is None:
+        _say_why_the_default(config)
     provider = create_routed_provider_with_options(
         name,
         api_key,
@@ -202,6 +204,36 @@ def run_chat(args: argparse.Namespace) -> int:
         logging.getLogger("construct").removeFilter(quiet)
     _say_who_answered(answered, first, first_model or model)
     return 0
+
+
+def _say_why_the_default(config: Config) -> None:
+    """When neither -p nor the config chose a provider and the default one has no key, say
+    that the default was used, why, and which providers do have keys."""
+    import os
+
+    from ..registry import key_from_env, list_providers
+
+    environ = config.key_environ if config.key_environ is not None else os.environ
+    if key_from_env(resolve(DEFAULT_PROVIDER), environ) is not None:
+        return
+    if config.path is None:
+        why = (
+            "no config file was found (./config.toml, ~/.construct/config.toml, $CONSTRUCT_CONFIG)"
+        )
+    else:
+        why = f"{config.path} sets no default_provider"
+    keyed = [
+        p.name
+        for p in list_providers()
+        if p.available and any(environ.get(var, "").strip() for var in p.key_env)
+    ]
+    found = f" Keys are set for: {', '.join(keyed)}." if keyed else ""
+    print(
+        f"construct: note: using {DEFAULT_PROVIDER}, the default provider: -p was not given "
+        f"and {why}.{found} Choose one with -p PROVIDER, or write a config with "
+        "'construct config init'.",
+        file=sys.stderr,
+    )
 
 
 class _ChainEvents(logging.Filter):

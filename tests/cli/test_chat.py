@@ -204,3 +204,26 @@ def test_a_wrong_vendor_key_in_the_config_says_to_fix_the_config(cli):
     assert "api_key" in result.stderr and "config.toml" in result.stderr
     assert "Set GROQ_API_KEY" not in result.stderr
     assert "abcdef0123456789" not in result.stderr
+
+
+def test_with_no_config_and_no_key_chat_says_which_provider_it_used_and_why(cli):
+    result = cli("chat", "-m", "gpt-4o", "hi", GROQ_API_KEY="gsk_test_0123456789abcdef")
+    assert result.returncode == 1
+    note, error = result.stderr.strip().splitlines()
+    assert note.startswith("construct: note: using openrouter, the default provider")
+    assert "-p was not given and no config file was found" in note
+    assert "Keys are set for: groq." in note
+    assert "OPENROUTER_API_KEY" in error
+    assert "gsk_test" not in result.stderr
+
+
+def test_a_config_without_default_provider_is_named_as_the_reason(cli):
+    (cli.home / "config.toml").write_text('default_model = "m"\n')
+    result = cli("chat", "hi")
+    assert f"{cli.home / 'config.toml'} sets no default_provider" in result.stderr
+    assert "Keys are set for" not in result.stderr
+
+
+def test_no_note_when_the_provider_was_chosen(cli):
+    result = cli("chat", "-p", "groq", "-m", "m", "hi")
+    assert "note:" not in result.stderr
