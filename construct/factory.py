@@ -32,6 +32,7 @@ from .registry import (
     fill_url,
     key_from_env,
     resolve,
+    shown_key_env,
     split_profile,
     with_profile,
 )
@@ -96,7 +97,7 @@ def _check_key_owner(resolved: Resolved, key: Secret, source: str | None) -> Non
         return
     # "explicit" covers both the api_key argument and config.toml's api_key.
     where = "the given api_key" if source == "explicit" else source
-    var = spec.key_env[0] if spec.key_env else "api_key"
+    var = shown_key_env(resolved)[0] if spec.key_env else "api_key"
     owner_name = resolve(owner).spec.display_name
     # The fix is where the key came from: a variable, or the api_key the caller gave.
     if source == "explicit":

@@ -29,6 +29,7 @@ __all__ = [
     "get_spec",
     "list_providers",
     "resolve",
+    "shown_key_env",
 ]
 
 log = logging.getLogger("construct")
@@ -1085,6 +1086,19 @@ def key_env_vars(resolved: Resolved) -> tuple[str, ...]:
     if resolved.spec.auth in ("aws", "none") or resolved.profile is not None:
         return resolved.key_env
     return (*resolved.key_env, GENERIC_KEY_ENV)
+
+
+def shown_key_env(resolved: Resolved) -> tuple[str, ...]:
+    """`key_env_vars` as a message or a table shows them: the API-key variables before the
+    OAuth tokens the reference reads first (ANTHROPIC_OAUTH_TOKEN), so a user setting one
+    of them is pointed at the key they have."""
+    names = resolved.key_env
+    generic = key_env_vars(resolved)[len(names) :]
+    return (
+        *(v for v in names if "OAUTH" not in v),
+        *(v for v in names if "OAUTH" in v),
+        *generic,
+    )
 
 
 def key_from_env(

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
-from ..registry import Resolved, key_env_vars
+from ..registry import Resolved, shown_key_env
 from .base import Auth, Bearer, HeaderKey
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ def auth_for(
     who = spec.display_name
     if resolved.profile is not None:
         who = f"{who} (auth profile {resolved.profile!r})"
-    common = (spec.name, who, key_env_vars(resolved), spec.key_required)
+    common = (spec.name, who, shown_key_env(resolved), spec.key_required)
     kind = spec.auth
     if kind in ("bearer", "none"):
         return Bearer(*common)

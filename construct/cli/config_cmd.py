@@ -64,7 +64,7 @@ def _build_problems(config: Config) -> list[str]:
 
 
 def _key_line(config: Config) -> str:
-    from ..registry import key_from_env, resolve
+    from ..registry import key_from_env, resolve, shown_key_env
 
     if config.api_key:
         return f"set in the config ({mask(config.api_key)})"
@@ -75,7 +75,7 @@ def _key_line(config: Config) -> str:
         return f"from {found[0]}{dotenv_source(env, found[0])} ({mask(found[1])})"
     if not resolved.spec.key_required or not resolved.key_env:
         return "none (not needed)"
-    return f"not set (set {resolved.key_env[0]} or api_key)"
+    return f"not set (set {shown_key_env(resolved)[0]} or api_key)"
 
 
 def _summary(config: Config) -> list[str]:

@@ -209,6 +209,15 @@ def _error(message: str) -> None:
     print(f"construct: error: {one_line(message)}", file=sys.stderr)
 
 
+def _failure(exc: ConstructError) -> str:
+    """The message of a failed call. A chain that made one attempt (a missing key, a 401
+    not worth retrying) failed for that attempt's reason: its attempt list adds nothing."""
+    attempts = getattr(exc, "attempts", None)
+    if attempts is not None and len(attempts) == 1 and attempts[0].reason != "rate_limited":
+        return attempts[0].error
+    return exc.message
+
+
 def _quiet_broken_pipe() -> int:
     # Python's recipe: point stdout at /dev/null so the flush at exit cannot fail again.
     try:
@@ -241,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(exc.message)
         return EXIT_USAGE
     except ConstructError as exc:
-        _error(exc.message)
+        _error(_failure(exc))
         return EXIT_FAILED
     except OSError as exc:
         _error(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))

@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import shutil
-import sys
 import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from ..registry import (
     key_from_env,
     list_providers,
     resolve,
+    shown_key_env,
 )
 from ..secrets import mask, scrub_secret_patterns
 from .common import DEFAULT_PROVIDER, dotenv_source, warn, yes_no
@@ -101,7 +101,7 @@ def _key_state(
         where = dotenv_source(env, found[0]).removeprefix(" in ")
         return found[0], found[0], where or None
     # The provider's own variable; the generic CONSTRUCT_API_KEY is shown only when set.
-    return (resolved.key_env[0] if resolved.key_env else None), None, None
+    return (shown_key_env(resolved)[0] if resolved.key_env else None), None, None
 
 
 def _row(info: Any, active: _Active | None) -> dict[str, Any]:
@@ -128,8 +128,40 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + _ELLIPSIS
 
 
+_HEADERS = ("ID", "NAME", "ALIASES", "LOCAL", "KEY ENV", "SET", "STATUS")
+_NAME, _ALIASES, _LOCAL, _KEY = 1, 2, 3, 4
+# Columns a narrow terminal may leave out, in the order they are let in, each with the
+# narrowest it is shown (cut with `…`); ID, KEY ENV, SET and STATUS are always shown, whole
+# down to 64 columns.
+_OPTIONAL = ((_NAME, 12), (_ALIASES, 10), (_LOCAL, 5))
+# What width is left grows these, in order, up to their natural width.
+_GROWS = (_NAME, _ALIASES)
+
+
+def _fit(natural: list[int], width: int) -> list[int | None]:
+    """Column widths for a `width`-character line; None leaves a column out."""
+    out: list[int | None] = [None if i in dict(_OPTIONAL) else w for i, w in enumerate(natural)]
+
+    def used() -> int:
+        shown = [w for w in out if w is not None]
+        return 2 + sum(shown) + 2 * (len(shown) - 1)
+
+    for column, narrowest in _OPTIONAL:
+        least = min(natural[column], narrowest)
+        if used() + least + 2 <= width:
+            out[column] = least
+    over = used() - width
+    if over > 0:
+        # Narrower than the essentials: the longest key variables are cut, as a last resort.
+        out[_KEY] = max(natural[_KEY] - over, 14)
+    for column in _GROWS:
+        current = out[column]
+        if current is not None:
+            out[column] = min(natural[column], current + max(width - used(), 0))
+    return out
+
+
 def _table(rows: list[dict[str, Any]], width: int) -> list[str]:
-    headers = ("ID", "NAME", "ALIASES", "LOCAL", "KEY ENV", "SET", "STATUS")
     cells = [
         (
             r["name"],
@@ -142,17 +174,17 @@ def _table(rows: list[dict[str, Any]], width: int) -> list[str]:
         )
         for r in rows
     ]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
-    widths[1] = min(widths[1], 24)
-    # The alias column takes what the terminal leaves, within reason; `show` lists them all.
-    fixed = 2 + sum(w + 2 for i, w in enumerate(widths) if i != 2)
-    widths[2] = max(12, min(widths[2], width - fixed, 36))
+    natural = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(_HEADERS)]
+    # Even on a wide terminal a long alias list stops at 36; `show` lists them all.
+    natural[_ALIASES] = min(natural[_ALIASES], 36)
+    natural[_NAME] = min(natural[_NAME], 24)
+    widths = _fit(natural, width)
 
     def line(mark: str, values: tuple[str, ...]) -> str:
-        parts = [_cut(v, w).ljust(w) for v, w in zip(values, widths, strict=True)]
+        parts = [_cut(v, w).ljust(w) for v, w in zip(values, widths, strict=True) if w is not None]
         return f"{mark} {'  '.join(parts)}".rstrip()
 
-    out = [line(" ", headers)]
+    out = [line(" ", _HEADERS)]
     out += [line("*" if r["active"] else " ", c) for r, c in zip(rows, cells, strict=True)]
     return out
 
@@ -165,13 +197,14 @@ def run_list(args: argparse.Namespace) -> int:
             del r["_shown_var"]
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return 0
-    width = shutil.get_terminal_size((120, 24)).columns if sys.stdout.isatty() else 120
+    # The terminal's width (COLUMNS wins); piped output gets 120 columns.
+    width = max(shutil.get_terminal_size((120, 24)).columns, 40)
     out = [f"Supported providers ({len(rows)} total):", ""]
     out += _table(rows, width)
     out += [
         "",
-        "  custom:<URL>            Any OpenAI-compatible endpoint, e.g. custom:http://localhost:8000/v1",
-        "  anthropic-custom:<URL>  Any Anthropic-compatible endpoint"
+        "  custom:<URL>            any OpenAI-compatible endpoint",
+        "  anthropic-custom:<URL>  any Anthropic-compatible endpoint"
         + ("" if ANTHROPIC_CUSTOM.available else " (not yet available)"),
         "",
     ]
@@ -183,14 +216,14 @@ def run_list(args: argparse.Namespace) -> int:
     else:
         spec = active.resolved.spec
         out.append(f"* active default: {spec.name} (from {active.source}).")
-    out.append("Keys come from the KEY ENV variable, else CONSTRUCT_API_KEY (values never shown).")
+    out.append("Keys: the KEY ENV variable, else CONSTRUCT_API_KEY (values never shown).")
     from_files = sorted(
         {f"{r['key_source']} (from {r['key_file']})" for r in rows if r["key_file"]}
     )
     if from_files:
         # Not the environment: say which file, so a stale .env is easy to find.
         out.append(f"Read from .env files: {', '.join(from_files)}.")
-    out.append("'construct providers show NAME': every alias, the base URL, the key lookup order.")
+    out.append("Every alias, the URL and the key lookup order: construct providers show NAME")
     print("\n".join(out))
     return 0
 

@@ -48,11 +48,11 @@ def _explicit_source(config: Config, name: str, is_default: bool) -> str:
 
 def _key(provider: Provider, config: Config, entry: str, is_default: bool) -> dict[str, Any]:
     """The key a chain entry sends (masked), where it comes from, and the variables K1 reads."""
-    from ..registry import key_env_vars, resolve, split_profile
+    from ..registry import resolve, shown_key_env, split_profile
 
     secret = getattr(provider, "key", None)
     source = getattr(provider, "key_source", None)
-    env_vars = list(key_env_vars(resolve(split_profile(entry)[0])))
+    env_vars = list(shown_key_env(resolve(split_profile(entry)[0])))
     if secret is None:
         return {"masked": None, "source": None, "env": env_vars}
     if source == "explicit":

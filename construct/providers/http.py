@@ -24,7 +24,7 @@ from ..errors import (
     TransientError,
 )
 from ..options import check_model, check_temperature
-from ..registry import Resolved, key_env_vars
+from ..registry import Resolved, shown_key_env
 from ..secrets import Secret, mask
 from ..transport import HttpRequest, HttpResponse, Limits, Transport
 from ..transport.body import TooLarge
@@ -296,7 +296,7 @@ class HttpProvider(Provider):
             timeout_s=timeout_s,
             connect_timeout_s=connect_timeout_s,
             headers=headers,
-            key_env=key_env_vars(resolved),
+            key_env=shown_key_env(resolved),
             connect_hint=dialect.connect_hint,
             limits=limits,
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from construct import list_providers
 
 GROQ_KEY = "gsk_test0123456789abcdefXYZW"
@@ -154,3 +156,29 @@ def test_show_unknown_exits_2_with_one_line(cli):
     assert lines[0].startswith("construct: error: Unknown provider: 'nosuchprovider'")
     assert "custom:" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("columns", [60, 80, 100, 120, 160])
+def test_the_table_fits_the_terminal_and_keeps_every_key_variable_whole(cli, columns):
+    result = cli("providers", "list", COLUMNS=str(columns))
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    # The notes under the table are written for 80 columns; the table fits any width.
+    table = lines[2 : lines.index("", 2)]
+    assert max(len(line) for line in (lines if columns >= 80 else table)) <= columns
+    from construct.registry import list_providers, resolve, shown_key_env
+
+    for info in list_providers():
+        if info.key_env and columns >= 80:
+            row = next(line for line in lines if line[2:].startswith(info.name + " "))
+            assert shown_key_env(resolve(info.name))[0] in row.split()
+
+
+def test_the_api_key_variable_is_shown_before_an_oauth_token(cli):
+    result = cli("providers", "list", COLUMNS="120")
+    rows = {line[2:].split()[0]: line for line in result.stdout.splitlines()[3:] if line.strip()}
+    assert "ANTHROPIC_API_KEY" in rows["anthropic"]
+    assert "MINIMAX_API_KEY" in rows["minimax"]
+    # The OAuth token is still read (K1 order); it is set, so it is the one shown.
+    result = cli("providers", "list", COLUMNS="120", ANTHROPIC_OAUTH_TOKEN="tok-0123456789")
+    assert "ANTHROPIC_OAUTH_TOKEN" in result.stdout
