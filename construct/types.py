@@ -239,7 +239,10 @@ class ChatRequest:
 
     def __post_init__(self) -> None:
         if type(self.messages) is not tuple:
-            object.__setattr__(self, "messages", _as_tuple("messages", self.messages))
+            # One message is a conversation of one: ChatRequest(ChatMessage.user("hi")).
+            one = isinstance(self.messages, ChatMessage)
+            messages = (self.messages,) if one else _as_tuple("messages", self.messages)
+            object.__setattr__(self, "messages", messages)
         for m in self.messages:
             if not isinstance(m, ChatMessage):
                 raise InvalidArgument(
@@ -271,7 +274,8 @@ def _as_tuple(name: str, value: object) -> tuple[Any, ...]:
         not isinstance(value, str | bytes | Mapping) and isinstance(value, Iterable)
     ):
         return tuple(value)  # type: ignore[arg-type]
-    raise InvalidArgument(f"{name} must be a list or tuple, got {_kind(value)}")
+    hint = "; e.g. [ChatMessage.user('hi')]" if name == "messages" else ""
+    raise InvalidArgument(f"{name} must be a list or tuple, got {_kind(value)}{hint}")
 
 
 _JSON_SCALARS = frozenset((str, int, bool, type(None)))

@@ -342,3 +342,13 @@ def test_check_model_trims_and_treats_blank_as_unset() -> None:
 def test_default_model_option_is_checked() -> None:
     # It reached `.strip()` inside the first call as a raw AttributeError.
     _bad(lambda: ProviderRuntimeOptions(default_model=123), "model must be a string")  # type: ignore[arg-type]
+
+
+def test_one_message_is_a_conversation_of_one() -> None:
+    message = ChatMessage.user("hi")
+    assert ChatRequest(message).messages == (message,)
+    assert ChatRequest(message) == ChatRequest([message])
+
+
+def test_a_string_for_messages_says_what_to_write() -> None:
+    _bad(lambda: ChatRequest("hi"), "e.g. [ChatMessage.user('hi')]")
