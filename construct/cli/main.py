@@ -62,6 +62,30 @@ def _route_explain(args: argparse.Namespace) -> int:
     return run_explain(args)
 
 
+def _processes_list(args: argparse.Namespace) -> int:
+    from .processes import run_list
+
+    return run_list(args)
+
+
+def _processes_add(args: argparse.Namespace) -> int:
+    from .processes import run_add
+
+    return run_add(args)
+
+
+def _processes_remove(args: argparse.Namespace) -> int:
+    from .processes import run_remove
+
+    return run_remove(args)
+
+
+def _processes_update(args: argparse.Namespace) -> int:
+    from .processes import run_update
+
+    return run_update(args)
+
+
 def _temperature(text: str) -> float:
     try:
         value = float(text)
@@ -191,7 +215,75 @@ def build_parser() -> argparse.ArgumentParser:
     r_explain.add_argument("model", nargs="?", metavar="MODEL", help="a model id or hint:NAME")
     r_explain.set_defaults(func=_route_explain)
     route.set_defaults(func=None, help_parser=route)
+
+    _add_processes(commands, json_flag)
     return parser
+
+
+def _add_processes(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    json_flag: argparse.ArgumentParser,
+) -> None:
+    # Like --config: accepted before the subcommand and after it, the later one wins.
+    file_flag = argparse.ArgumentParser(add_help=False)
+    file_flag.add_argument(
+        "--file",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="providers.json to use (beats CONSTRUCT_PROCESSES_FILE, ~/.infinity/providers.json)",
+    )
+    processes = commands.add_parser(
+        "processes",
+        help="list, add, remove or update provider processes (providers.json)",
+        description=(
+            "Provider processes: programs that print a Unix socket path and serve models on "
+            "it, started in the order of providers.json (Infinity's file)."
+        ),
+        parents=[file_flag, json_flag],
+    )
+    processes.set_defaults(func=_processes_list)
+    process_cmds = processes.add_subparsers(title="subcommands", metavar="SUBCOMMAND")
+    p_list = process_cmds.add_parser(
+        "list",
+        help="every provider process, in start order (the default)",
+        description="Every provider process of providers.json: ID, command, package or crate.",
+        parents=[file_flag, json_flag],
+    )
+    p_list.set_defaults(func=_processes_list)
+    p_add = process_cmds.add_parser(
+        "add",
+        help="add a provider process, or replace one keeping its position",
+        description=(
+            "Add ID, started by COMMAND, to providers.json; an existing ID is replaced in "
+            "place. --package names the Python package `processes update` reinstalls."
+        ),
+        usage="construct processes add ID [--package PKG] [--file PATH] -- COMMAND [ARGS...]",
+        parents=[file_flag],
+    )
+    p_add.add_argument("--package", metavar="PKG", help="the pip package that provides COMMAND")
+    # ID, its options and the command are read apart at `--` (construct/cli/processes.py).
+    p_add.add_argument("words", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p_add.set_defaults(func=_processes_add)
+    p_remove = process_cmds.add_parser(
+        "remove",
+        help="remove a provider process",
+        description="Remove ID from providers.json; the others keep their order.",
+        parents=[file_flag],
+    )
+    p_remove.add_argument("id", metavar="ID")
+    p_remove.set_defaults(func=_processes_remove)
+    p_update = process_cmds.add_parser(
+        "update",
+        help="reinstall the packages of provider processes with pip",
+        description=(
+            "Run pip install --upgrade PACKAGE for each provider process (or each ID given) "
+            "that has a package; exit 1 if any fails. CONSTRUCT_PIP replaces `python -m pip` "
+            "(e.g. 'uv pip')."
+        ),
+        parents=[file_flag],
+    )
+    p_update.add_argument("ids", nargs="*", metavar="ID", help="only these (default: all)")
+    p_update.set_defaults(func=_processes_update)
 
 
 def _setup_logging() -> None:
