@@ -153,9 +153,13 @@ def create_provider_with_options(
     options: ProviderRuntimeOptions | Mapping[str, Any] | None = None,
     *,
     environ: Mapping[str, str] | None = None,
+    processes: Mapping[str, Any] | None = None,
 ) -> Provider:
     """The provider `name` stands for, configured by `options`; `environ` (default
-    `os.environ`) is where its key variables are read (K1)."""
+    `os.environ`) is where its key variables are read (K1). A `process:NAME` is the provider
+    process `processes[NAME]` describes (a `construct.remote.ProcessDefinition`)."""
+    if isinstance(name, str) and name.strip().startswith(PROCESS_PREFIX):
+        return _process_provider(name, processes)
     opts = ProviderRuntimeOptions.coerce(options)
     resolved = apply_api_url(resolve(name), opts.provider_api_url)
     if opts.auth_profile_override:
@@ -204,6 +208,25 @@ def create_provider_with_options(
             max_event=int(opts.max_event_mb * (1 << 20)),
         ),
     )
+
+
+PROCESS_PREFIX = "process:"
+
+
+def _process_provider(name: str, processes: Mapping[str, Any] | None) -> Provider:
+    from .remote.launching import process_provider
+
+    key = name.strip()[len(PROCESS_PREFIX) :]
+    known = dict(processes or {})
+    definition = known.get(key)
+    if definition is None:
+        listed = ", ".join(sorted(known)) or "none"
+        raise ConfigError(
+            f"Unknown provider process {key!r} (known: {listed}). Define it in config.toml "
+            f"([processes.{key}] command = [...]) or in the providers.json that "
+            "[processes] file names (construct processes add)."
+        )
+    return process_provider(key, definition)
 
 
 def create_provider(name: str, api_key: str | Secret | None = None) -> Provider:
@@ -265,6 +288,7 @@ def create_resilient_provider_with_options(
     options: ProviderRuntimeOptions | Mapping[str, Any] | None = None,
     *,
     environ: Mapping[str, str] | None = None,
+    processes: Mapping[str, Any] | None = None,
 ) -> Provider:
     """`primary` wrapped in a ReliableProvider with the fallbacks `reliability` names (L1-L10).
 
@@ -277,7 +301,12 @@ def create_resilient_provider_with_options(
     if api_url:
         opts = replace(opts, provider_api_url=api_url)
     chain: list[tuple[str, Provider]] = [
-        (primary, create_provider_with_options(primary, api_key, opts, environ=environ))
+        (
+            primary,
+            create_provider_with_options(
+                primary, api_key, opts, environ=environ, processes=processes
+            ),
+        )
     ]
     seen = {primary.strip().lower()}
     for entry in rel.fallback_providers:
@@ -289,7 +318,7 @@ def create_resilient_provider_with_options(
         name, profile = split_profile(entry)
         try:
             provider = create_provider_with_options(
-                name, None, _fallback_options(opts, profile), environ=environ
+                name, None, _fallback_options(opts, profile), environ=environ, processes=processes
             )
         except ConfigError as exc:
             if profile is not None:
@@ -334,6 +363,7 @@ def create_routed_provider_with_options(
     options: ProviderRuntimeOptions | Mapping[str, Any] | None = None,
     *,
     environ: Mapping[str, str] | None = None,
+    processes: Mapping[str, Any] | None = None,
 ) -> Provider:
     """A RouterProvider over full ReliableProviders, one per provider the routes name (T1-T4).
 
@@ -353,7 +383,7 @@ def create_routed_provider_with_options(
             route_keys.setdefault(r.provider, r.api_key)
     if not routes:
         return create_resilient_provider_with_options(
-            primary, api_key, api_url, rel, opts, environ=environ
+            primary, api_key, api_url, rel, opts, environ=environ, processes=processes
         )
     # `api_keys` are more keys of the primary (L4): rotating them into another vendor's
     # provider would send one vendor's key to another (K1).
@@ -364,7 +394,7 @@ def create_routed_provider_with_options(
         key = route_keys.get(name) or (api_key if name == primary else None)
         if name == primary:
             provider = create_resilient_provider_with_options(
-                name, key, api_url, rel, opts, environ=environ
+                name, key, api_url, rel, opts, environ=environ, processes=processes
             )
         else:
             try:
@@ -382,6 +412,7 @@ def create_routed_provider_with_options(
                     # default_model names a model of the default provider, not of this one.
                     replace(_fallback_options(opts, None), default_model=None),
                     environ=environ,
+                    processes=processes,
                 )
             except ConfigError as exc:
                 log.warning(
@@ -426,4 +457,24 @@ def create_provider_from_config(config: Config | None = None) -> Provider:
         config.default_model,
         options_from_config(config),
         environ=config.key_environ,
+        processes=processes_from_config(config),
     )
+
+
+def processes_from_config(config: Config) -> dict[str, Any]:
+    """The provider processes a config defines, by name: the entries of `[processes] file`
+    (a providers.json, in its order), then `[processes.NAME]` tables (which win)."""
+    procs = config.processes
+    if not procs.file and not procs.entries:
+        return {}
+    from .remote.launching import ProcessDefinition
+
+    found: dict[str, Any] = {}
+    if procs.file:
+        from .remote.processes import load_providers_json
+
+        for entry in load_providers_json(procs.file):
+            found[entry.id] = ProcessDefinition(tuple(entry.command))
+    for name, p in procs.entries.items():
+        found[name] = ProcessDefinition(tuple(p.command), p.timeout_secs, p.protocol)
+    return found

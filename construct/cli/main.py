@@ -86,6 +86,18 @@ def _processes_update(args: argparse.Namespace) -> int:
     return run_update(args)
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from .serve import run_serve
+
+    return run_serve(args)
+
+
+def _models_list(args: argparse.Namespace) -> int:
+    from .models import run_models_list
+
+    return run_models_list(args)
+
+
 def _temperature(text: str) -> float:
     try:
         value = float(text)
@@ -217,6 +229,45 @@ def build_parser() -> argparse.ArgumentParser:
     route.set_defaults(func=None, help_parser=route)
 
     _add_processes(commands, json_flag)
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve the configured provider as an Infinity provider process",
+        description=(
+            "Serve the provider the config describes (routes, retries, fallbacks) as an "
+            "Infinity-style provider process: the Unix socket path is printed alone on the "
+            "first stdout line; logs go to stderr. Stops on SIGTERM or SIGINT."
+        ),
+        parents=[config_flag],
+    )
+    serve.add_argument(
+        "--protocol",
+        choices=("v1", "v2", "v3"),
+        default="v3",
+        help="wire generation of the answers (default v3; a v1 request is answered in v1)",
+    )
+    serve.set_defaults(func=_serve)
+
+    models = commands.add_parser(
+        "models",
+        help="list the models of the configured providers",
+        description="The models each configured provider offers.",
+    )
+    model_cmds = models.add_subparsers(title="subcommands", metavar="SUBCOMMAND")
+    m_list = model_cmds.add_parser(
+        "list",
+        help="every configured provider's models, context windows and image support",
+        description=(
+            "Ask every provider the config names (default, fallbacks, routes, processes) for "
+            "its models. The default provider and model are marked with *."
+        ),
+        parents=[config_flag, json_flag],
+    )
+    m_list.add_argument(
+        "-p", "--provider", metavar="PROVIDER", help="only this provider (a name or process:ID)"
+    )
+    m_list.set_defaults(func=_models_list)
+    models.set_defaults(func=None, help_parser=models)
     return parser
 
 

@@ -171,6 +171,59 @@ class ReliabilityConfig(_Model):
         raise ConfigValidationError(problems)
 
 
+class ModelConfig(_Model):
+    """A `[[models]]` entry: a model `construct serve` offers (docs/processes.md).
+
+    `model_id` is what the daemon sees; `model` is sent upstream (default: `model_id`);
+    `extra` is merged into every request's `ChatRequest.extra` (the request's keys win).
+    """
+
+    model_id: str = Field(min_length=1)
+    model: str | None = None
+    display_name: str | None = None
+    # The protocol needs a context window: the daemon compacts at 75 % of it.
+    context_window: Int = Field(128_000, gt=0)
+    max_output_tokens: Int | None = Field(None, gt=0)
+    supports_image_input: bool = False
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class ProcessConfig(_Model):
+    """A `[processes.NAME]` entry: a provider process, used as provider `process:NAME`."""
+
+    command: list[str] = Field(min_length=1)
+    # A Python package `construct processes update` reinstalls.
+    package: str | None = None
+    # How long the process may take to print its socket path.
+    timeout_secs: Float = Field(30.0, gt=0, le=MAX_TIMEOUT_S)
+    protocol: Literal["v1", "v2", "v3"] = "v3"
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, value: list[str]) -> list[str]:
+        if not value[0].strip():
+            raise PydanticCustomError("command", "the program (command[0]) must not be blank")
+        return value
+
+
+class ProcessesConfig(_Model):
+    """`[processes]`: `file` (a providers.json whose entries are all used, in order) and
+    the processes written here, by name."""
+
+    file: str | None = None
+    entries: dict[str, ProcessConfig] = Field(default_factory=dict)
+
+
+def _split_processes(value: Any) -> Any:
+    # In TOML the names sit beside `file` ([processes.NAME]); the model keeps them apart.
+    if not isinstance(value, dict):
+        return value
+    return {
+        "file": value.get("file"),
+        "entries": {k: v for k, v in value.items() if k != "file"},
+    }
+
+
 class HttpConfig(_Model):
     """`[http]`: how requests are sent."""
 
@@ -210,6 +263,10 @@ class Config(_Model):
     reliability: ReliabilityConfig = Field(default_factory=ReliabilityConfig)
     model_routes: list[ModelRoute] = Field(default_factory=list)
     http: HttpConfig = Field(default_factory=HttpConfig)
+    models: list[ModelConfig] = Field(default_factory=list)
+    processes: Annotated[ProcessesConfig, BeforeValidator(_split_processes)] = Field(
+        default_factory=ProcessesConfig
+    )
     # Where the config was read from; set by load_config, never a TOML key.
     path: Path | None = Field(None, exclude=True)
     # Where provider keys are read from (the environment over the .env files); set by
@@ -251,6 +308,8 @@ def validate(data: Mapping[str, Any], path: Path | None, problems: Problems) -> 
     # Built outside the `except`, so no pydantic error (which echoes inputs) is chained.
     for error in errors:
         loc = tuple(error["loc"])
+        if loc[:2] == ("processes", "entries"):
+            loc = ("processes", *loc[2:])  # the file's own path: [processes.NAME]
         if not problems.covers(loc):
             problems.add(loc, _describe(error, loc))
     return config
@@ -259,12 +318,26 @@ def validate(data: Mapping[str, Any], path: Path | None, problems: Problems) -> 
 def check_names(data: Mapping[str, Any], problems: Problems) -> None:
     """What pydantic cannot know: provider names, the api_url, headers httpx cannot send,
     route hints."""
+    processes: set[str] | None = None
     for loc, name in _provider_names(data):
-        if not problems.covers(loc):
-            try:
-                registry.resolve(name)
-            except ConfigError as exc:
-                problems.add(loc, exc.message)
+        if problems.covers(loc):
+            continue
+        if name.strip().startswith("process:"):
+            if processes is None:
+                processes = _process_names(data, problems)
+            wanted = name.strip()[len("process:") :]
+            if wanted not in processes:
+                known = ", ".join(sorted(processes)) or "none"
+                problems.add(
+                    loc,
+                    f"unknown provider process {wanted!r} (known: {known}); define it as "
+                    f"[processes.{wanted}] or in the providers.json [processes] file names",
+                )
+            continue
+        try:
+            registry.resolve(name)
+        except ConfigError as exc:
+            problems.add(loc, exc.message)
     api_url = data.get("api_url")
     if isinstance(api_url, str) and api_url.strip() and not problems.covers(("api_url",)):
         try:
@@ -292,6 +365,23 @@ def check_names(data: Mapping[str, Any], problems: Problems) -> None:
             )
         else:
             seen[hint] = i
+
+
+def _process_names(data: Mapping[str, Any], problems: Problems) -> set[str]:
+    """The names `process:NAME` may use: `[processes.NAME]` tables and the file's ids."""
+    table = data.get("processes")
+    if not isinstance(table, dict):
+        return set()
+    names = {k for k, v in table.items() if k != "file" and isinstance(v, dict)}
+    file = table.get("file")
+    if isinstance(file, str) and file.strip() and not problems.covers(("processes", "file")):
+        from ..remote.processes import load_providers_json
+
+        try:
+            names |= {entry.id for entry in load_providers_json(file)}
+        except ConfigError as exc:
+            problems.add(("processes", "file"), exc.message)
+    return names
 
 
 def _provider_names(data: Mapping[str, Any]) -> Iterator[tuple[Loc, str]]:
@@ -414,6 +504,8 @@ def _describe(error: Mapping[str, Any], loc: Loc) -> str:
         return f"expected {_EXPECTED[kind]}, got {got}{hint}"
     if kind == "literal_error":
         return f"expected {ctx.get('expected')}, got {got}"
+    if kind in ("too_short", "string_too_short") and ctx.get("min_length") == 1:
+        return "must not be empty"
     if kind in _BOUNDS:
         words, name = _BOUNDS[kind]
         bound = ctx.get(name)

@@ -30,6 +30,7 @@ from urllib.parse import unquote_to_bytes, urlsplit
 
 from ..errors import (
     RATE_LIMIT_ADVICE,
+    AllProvidersFailed,
     ConstructError,
     ContextWindowExceeded,
     InvalidArgument,
@@ -1105,11 +1106,25 @@ def error_class_of(exc: BaseException) -> ErrorClass:
         return "ContextOverflow"
     if isinstance(exc, RateLimited):
         return "Throttled"
+    attempts = getattr(exc, "attempts", None)
+    if isinstance(exc, AllProvidersFailed) and attempts:
+        # A served chain failed: the class is that of the failure it ended on.
+        return _CHAIN_CLASSES.get(attempts[-1].error_type, "Fatal")
     if isinstance(exc, StreamInterrupted | TimeoutError | ConnectionError):
         return "Transient"
     if isinstance(exc, ProviderError) and exc.is_retryable:
         return "Transient"
     return "Fatal"
+
+
+# What a chain's last failure (`Attempt.error_type`) means to a daemon.
+_CHAIN_CLASSES: dict[str, ErrorClass] = {
+    "ContextWindowExceeded": "ContextOverflow",
+    "RateLimited": "Throttled",
+    "TransientError": "Transient",
+    "InvalidResponse": "Transient",
+    "StreamInterrupted": "Transient",
+}
 
 
 # The Display prefixes of Infinity's CompletionError, which the wire's text carries (§A3).

@@ -12,6 +12,7 @@ for any line that begins with what comes before it, and JSON is compared as data
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -296,9 +297,13 @@ def test_the_command_summary_names_every_command() -> None:
     text = DOC.read_text(encoding="utf-8")
     summary = _FENCE.search(text).group(2)  # the first block of the page
     parser = build_parser()
-    commands = next(a for a in parser._actions if a.dest == "command" or a.choices)
+
+    def subcommands(p: argparse.ArgumentParser) -> list[argparse._SubParsersAction]:
+        return [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
+
+    (commands,) = subcommands(parser)
     for name, sub in commands.choices.items():
-        nested = [a for a in sub._actions if getattr(a, "choices", None)]
+        nested = subcommands(sub)
         names = [f"{name} {child}" for child in nested[0].choices] if nested else [name]
         for full in names:
             assert re.search(rf"^  {full}\b", summary, re.M), f"summary misses {full!r}"
