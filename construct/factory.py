@@ -158,9 +158,9 @@ def create_provider_with_options(
     """The provider `name` stands for, configured by `options`; `environ` (default
     `os.environ`) is where its key variables are read (K1). A `process:NAME` is the provider
     process `processes[NAME]` describes (a `construct.remote.ProcessDefinition`)."""
-    if isinstance(name, str) and name.strip().startswith(PROCESS_PREFIX):
-        return _process_provider(name, processes)
     opts = ProviderRuntimeOptions.coerce(options)
+    if isinstance(name, str) and name.strip().startswith(PROCESS_PREFIX):
+        return _process_provider(name, processes, opts.default_model)
     resolved = apply_api_url(resolve(name), opts.provider_api_url)
     if opts.auth_profile_override:
         resolved = with_profile(resolved, opts.auth_profile_override)
@@ -213,7 +213,9 @@ def create_provider_with_options(
 PROCESS_PREFIX = "process:"
 
 
-def _process_provider(name: str, processes: Mapping[str, Any] | None) -> Provider:
+def _process_provider(
+    name: str, processes: Mapping[str, Any] | None, default_model: str | None
+) -> Provider:
     from .remote.launching import process_provider
 
     key = name.strip()[len(PROCESS_PREFIX) :]
@@ -226,7 +228,9 @@ def _process_provider(name: str, processes: Mapping[str, Any] | None) -> Provide
             f"([processes.{key}] command = [...]) or in the providers.json that "
             "[processes] file names (construct processes add)."
         )
-    return process_provider(key, definition)
+    provider = process_provider(key, definition)
+    provider.default_model = default_model
+    return provider
 
 
 def create_provider(name: str, api_key: str | Secret | None = None) -> Provider:

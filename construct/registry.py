@@ -44,6 +44,7 @@ Dialect = Literal[
     "openai_responses",
     "copilot",
     "cli",
+    "process",
 ]
 # How the key travels. "none": the service takes no key (CLI tools).
 Auth = Literal["bearer", "x-api-key", "api-key", "x-goog-api-key", "aws", "oauth", "none"]
@@ -122,6 +123,8 @@ class ProviderSpec:
         """Why this row cannot be called yet; None when it can."""
         if self.blocked_by:
             return self.blocked_by
+        if self.dialect == "process":
+            return None  # served by construct.remote, not a dialect module
         if not dialect_available(self.dialect):
             return _NATIVE_PENDING
         return None
@@ -948,6 +951,32 @@ def _resolved(spec: ProviderSpec, requested: str, region: str | None) -> Resolve
     )
 
 
+# `process:NAME`: a provider process the config defines ([processes], docs/processes.md).
+PROCESS_PREFIX = "process:"
+
+
+def _process(raw: str) -> Resolved:
+    """A provider process by name. Which processes exist is the config's to say; the row
+    only lets a name be shown and checked like any other."""
+    name = raw[len(PROCESS_PREFIX) :].strip()
+    if not name:
+        raise ConfigError(
+            "process: needs the name of a provider process: process:NAME, with NAME "
+            "defined under [processes] in config.toml"
+        )
+    spec = ProviderSpec(
+        f"{PROCESS_PREFIX}{name}",
+        f"provider process {name}",
+        "",
+        dialect="process",
+        auth="none",
+        local=True,
+        key_required=False,
+        streaming=True,
+    )
+    return Resolved(spec, spec.name, "", None, (), ())
+
+
 def resolve(name: str) -> Resolved:
     """Find the row, region and base URL a provider name stands for (R1-R4)."""
     if not isinstance(name, str):
@@ -957,6 +986,8 @@ def resolve(name: str) -> Resolved:
     spec = _BY_NAME.get(key) or _BY_ALIAS.get(key)
     if spec is not None:
         return _resolved(spec, key, spec.alias_regions.get(key))
+    if key.startswith(PROCESS_PREFIX):
+        return _process(raw)
     for prefix, custom_spec, form in (
         ("custom:", CUSTOM, "custom:https://your-api.com"),
         ("anthropic-custom:", ANTHROPIC_CUSTOM, "anthropic-custom:https://your-api.com"),
@@ -1034,7 +1065,7 @@ def fill_url(url: str, environ: Mapping[str, str] | None = None) -> tuple[str, l
 
 def split_profile(name: str) -> tuple[str, str | None]:
     """`provider:profile` -> (provider, profile); URL forms and `name:` stay whole (ref §3.1)."""
-    if name.strip().lower().startswith(("custom:", "anthropic-custom:")):
+    if name.strip().lower().startswith(("custom:", "anthropic-custom:", PROCESS_PREFIX)):
         return name, None
     provider, sep, profile = name.partition(":")
     return (provider, profile) if sep and profile else (name, None)

@@ -160,7 +160,7 @@ def _once(provider: Provider, request: ChatRequest, model: str, temp: float | No
 def run_chat(args: argparse.Namespace) -> int:
     from .. import events
     from ..config import load_config
-    from ..factory import create_routed_provider_with_options
+    from ..factory import create_routed_provider_with_options, processes_from_config
     from ..resilience import RouterProvider
 
     prompt = _read_prompt(args.prompt)
@@ -181,6 +181,7 @@ def run_chat(args: argparse.Namespace) -> int:
         config.default_model,
         options,
         environ=config.key_environ,
+        processes=processes_from_config(config),
     )
     # Who the request goes to first: a route's provider and model, or the default one.
     if isinstance(provider, RouterProvider):
