@@ -34,7 +34,7 @@ from ..types import (
 from . import wire
 
 if TYPE_CHECKING:
-    from .launch import ProviderProcess
+    from .spawn import ProviderProcess
 
 __all__ = ["RemoteProvider"]
 

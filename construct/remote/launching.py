@@ -32,7 +32,7 @@ def launch(
     """Start `command` as the Infinity daemon does and return a provider that owns it:
     `close()` stops the process. Raises when the process never prints its socket path,
     or exits first (its pid and the tail of its stderr are in the message)."""
-    from .launch import start_process
+    from .spawn import start_process
 
     process = start_process(command, id=name, timeout_s=timeout_s, env=env)
     return RemoteProvider(name=name, protocol=protocol, process=process)
@@ -40,7 +40,7 @@ def launch(
 
 def process_provider(name: str, definition: ProcessDefinition) -> RemoteProvider:
     """A provider for process `name`, started on its first call (and again if it dies)."""
-    from .launch import start_process
+    from .spawn import start_process
 
     def start():
         return start_process(definition.command, id=name, timeout_s=definition.timeout_secs)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from construct.errors import ConfigError, InvalidArgument, InvalidResponse, TransientError
-from construct.remote.launch import start_process
+from construct.remote.spawn import start_process
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Unix sockets and signals")
 
