@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import socket
 import sys
 import time
@@ -546,3 +547,36 @@ def test_a_process_that_dies_mid_stream(tmp_path: Path) -> None:
         provider.chat(ChatRequest([ChatMessage.user("hi")]), "tiny")
     assert info.value.partial_text == "par"
     assert "closed the connection mid-stream" in str(info.value)
+
+
+def test_sigterm_lets_a_running_stream_finish_then_removes_the_socket(tmp_path: Path) -> None:
+    import signal
+
+    def slow(request: Request) -> Reply:
+        events = [_delta({"role": "assistant", "content": "a "})]
+        events += [_delta({"content": "b "}) for _ in range(9)]
+        events.append(_delta({}, "stop", USAGE))
+        return Reply(
+            headers={"content-type": "text/event-stream"}, chunks=_sse(*events), pause=0.05
+        )
+
+    with LoopbackServer(slow) as server:
+        config = tmp_path / "config.toml"
+        config.write_text(CONFIG.format(url=server.url), encoding="utf-8")
+        provider = launch(_serve_command(config, "v3"), name="served", timeout_s=20)
+        process = provider.process
+        path = provider.socket_path
+        try:
+            stream = provider.stream(ChatRequest([ChatMessage.user("hi")]), "fast")
+            assert next(stream).delta == "a "
+            os.kill(process.pid, signal.SIGTERM)
+            rest = list(stream)  # the stream runs to its end within the grace period
+            assert rest[-1].type == "final"
+            assert rest[-1].response.text == "a " + "b " * 9
+            deadline = time.monotonic() + 10
+            while process.alive and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert process.returncode == 0
+        finally:
+            provider.close()
+    assert not Path(path).exists()
