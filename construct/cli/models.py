@@ -97,8 +97,8 @@ def run_models_list(args: argparse.Namespace) -> int:
             )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
-        cells = [r[0].ljust(1)] + [c.ljust(w) for c, w in zip(r[1:], widths[1:], strict=True)]
-        print(scrub_secret_patterns(" ".join(cells).rstrip()))
+        cells = [c.ljust(w) for c, w in zip(r[1:], widths[1:], strict=True)]
+        print(scrub_secret_patterns(f"{r[0] or ' '} " + "  ".join(cells)).rstrip())
     for line in failures:
         print(f"construct: error: {scrub_secret_patterns(line)}", file=sys.stderr)
     if config.default_model:

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.remote.test_serve_roundtrip import V3_SCRIPT
+
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "cli.md"
 SHOWN_HOME = "/home/me"
@@ -148,6 +150,16 @@ SETUPS: dict[str, Setup] = {
         }
     ),
     "construct config check          # no config file anywhere": Setup(),
+    'construct models list          # default_provider = "process:tiny", a fallback without its key': (
+        Setup(
+            files={
+                "provider.py": V3_SCRIPT,
+                "config.toml": 'default_provider = "process:tiny"\ndefault_model = "tiny"\n'
+                '[reliability]\nfallback_providers = ["groq"]\n[processes.tiny]\n'
+                f'command = [{json.dumps(sys.executable)}, "provider.py", "ok"]\n',
+            }
+        )
+    ),
 }
 
 
