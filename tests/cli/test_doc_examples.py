@@ -88,6 +88,9 @@ fallback_providers = ["groq"]
 REVOKED = (
     'GROQ_API_KEY=... construct chat -p groq -m llama-3.3-70b-versatile "hi"   # a revoked key'
 )
+MODELS_LIST = (
+    'construct models list          # default_provider = "process:tiny", a fallback without its key'
+)
 SETUPS: dict[str, Setup] = {
     "construct providers list          # GROQ_API_KEY=... in /home/me/app/.env": Setup(
         files={"app/.env": f"GROQ_API_KEY={KEYS['GROQ_API_KEY']}\n"}, cwd="app"
@@ -150,7 +153,7 @@ SETUPS: dict[str, Setup] = {
         }
     ),
     "construct config check          # no config file anywhere": Setup(),
-    'construct models list          # default_provider = "process:tiny", a fallback without its key': (
+    MODELS_LIST: (
         Setup(
             files={
                 "provider.py": V3_SCRIPT,
