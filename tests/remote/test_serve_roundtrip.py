@@ -495,6 +495,8 @@ def serve(conn):
                           "max_output_tokens": None, "supports_image_input": False}]})
     elif mode == "throttled":
         send({"Error": {"message": "ProviderError: too many requests", "class": "Throttled"}})
+    elif mode == "nofinal":
+        send("InvokeStarted"); send({"Chunk": {"Ok": {"Text": "half"}}}); send("StreamEnd")
     elif mode == "die":
         send("InvokeStarted"); send({"Chunk": {"Ok": {"Text": "par"}}}); os._exit(1)
     else:
@@ -580,3 +582,11 @@ def test_sigterm_lets_a_running_stream_finish_then_removes_the_socket(tmp_path: 
         finally:
             provider.close()
     assert not Path(path).exists()
+
+
+def test_stream_end_without_final_is_interrupted(tmp_path: Path) -> None:
+    provider = launch([sys.executable, str(_script(tmp_path)), "nofinal"], name="script")
+    with provider, pytest.raises(StreamInterrupted) as info:
+        provider.chat(ChatRequest([ChatMessage.user("hi")]), "tiny")
+    assert info.value.partial_text == "half"
+    assert "without its Final chunk" in str(info.value)
