@@ -721,14 +721,7 @@ def decode_request(line: str | bytes) -> ListModels | Invoke:
     Fields a construct provider has no use for (`model`, `tool_choice`, `output_schema`,
     a tool call's `signature`) are ignored, as a v2/v3 server ignores them. Documents are
     not: dropping them would change the prompt unseen."""
-    value = _parse(line, "request line")
-    try:
-        return _request_in(value)
-    except RecursionError:
-        raise WireError("the request line is nested too deep to read") from None
-    except InvalidArgument as exc:
-        # construct's own types refused a value: the line, not the code, is wrong.
-        raise WireError(f"the InvokeModel request is not valid: {exc.message}") from None
+    return _read(line, "request line", _request_in)  # type: ignore[return-value]
 
 
 def _request_in(value: object) -> ListModels | Invoke:
@@ -937,13 +930,19 @@ def decode_response(
     line: str | bytes,
 ) -> Models | InvokeStarted | StreamEnd | ErrorLine | ChunkLine:
     """A response line of any generation."""
-    value = _parse(line, "response line")
+    return _read(line, "response line", _response_in)  # type: ignore[return-value]
+
+
+def _read(line: str | bytes, what: str, reader: Any) -> Any:
+    """`reader` applied to the parsed line; whatever it refuses is the line's fault."""
+    value = _parse(line, what)
     try:
-        return _response_in(value)
+        return reader(value)
     except RecursionError:
-        raise WireError("the response line is nested too deep to read") from None
+        raise WireError(f"the {what} is nested too deep to read") from None
     except InvalidArgument as exc:
-        raise WireError(f"the response line is not valid: {exc.message}") from None
+        # construct's own types refused a value: the line, not the code, is wrong.
+        raise WireError(f"the {what} is not valid: {exc.message}") from None
 
 
 def _response_in(value: object) -> Models | InvokeStarted | StreamEnd | ErrorLine | ChunkLine:
