@@ -4,7 +4,9 @@ A factory takes a `Target` (where the fake server is) and whether to stream,
 and returns `(call, close)`: `call()` makes one request and returns a count
 the worker checks (characters of answer text, or content chunks of a stream);
 `close()` frees the client. Async factories are coroutines, so a client that
-needs a running loop (aiohttp) can be built inside it.
+needs a running loop (aiohttp) can be built inside it. A client whose calls go
+through a provider process returns a third item, `served_cpu()`: the CPU seconds
+that process has used so far (None where it cannot be read).
 
 The floors are hand-written: request bytes built once, `json.loads` of the
 response, nothing else. Every other row does what a user of that library
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -69,9 +73,12 @@ class Client:
     make: Callable[..., Any]  # (Target, stream) -> (call, close), a coroutine when is_async
     requires: tuple[str, ...] = ()  # modules that must import, else the row is skipped
     floor: str | None = None  # the row this one is measured against; None: it is a floor
-    wraps: str | None = None  # for wrappers: the plain row the +5 % goal compares to
+    # The plain row a wrapper (or the same provider behind a process) is timed against.
+    wraps: str | None = None
     # Time this row against its floor in the same process too (see `partner`).
     pairs_with_floor: bool = False
+    # Calls go through a provider process (`construct serve`) to the fake server.
+    via_process: bool = False
     modes: frozenset[str] = frozenset(("seq", "conc", "stream", "conns"))
 
     @property
@@ -289,6 +296,70 @@ def construct_anthropic(target: Target, stream: bool):
     return _construct_calls(provider, MODEL, stream)
 
 
+# -- construct through a provider process ------------------------------------------------
+
+SERVE_CONFIG = """\
+default_provider = "custom:{base}"
+api_key = "k"
+default_model = "{model}"
+
+[[models]]
+model_id = "{model}"
+"""
+
+
+def _served(target: Target, transport: str | None = None):
+    """A `RemoteProvider` owning a `construct serve` process whose config points at the
+    fake server (on `transport`, else the default), and a reader of its CPU time.
+
+    The process answers every call with a stream of its provider (`chat` too), so a
+    plain call is served from `/reply/`: one content chunk holding the answer a
+    non-streamed request gets, which the worker checks like any other."""
+    from construct.remote.launching import launch
+
+    base = target.openai_base if target.chunks else target.root + "/reply/v1"
+    text = SERVE_CONFIG.format(base=base, model=MODEL)
+    if transport:
+        text += f'\n[http]\ntransport = "{transport}"\n'
+    with tempfile.TemporaryDirectory() as tmp:  # read once, at start-up
+        config = os.path.join(tmp, "config.toml")
+        with open(config, "w", encoding="utf-8") as f:
+            f.write(text)
+        command = [sys.executable, "-m", "construct.cli.main", "serve", "--config", config]
+        provider = launch(command, name="bench", timeout_s=30)
+    return provider, _cpu_reader(provider.process.pid)
+
+
+def _cpu_reader(pid: int) -> Callable[[], float] | None:
+    """utime + stime of process `pid` (all its threads) in seconds, from /proc (Linux)."""
+    path = f"/proc/{pid}/stat"
+    if not os.path.exists(path):
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def read() -> float:
+        with open(path) as f:
+            fields = f.read().rsplit(")", 1)[1].split()  # the name in (...) may hold spaces
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    return read
+
+
+def construct_via_process(target: Target, stream: bool):
+    provider, served_cpu = _served(target)
+    return (*_construct_calls(provider, MODEL, stream), served_cpu)
+
+
+def construct_via_process_aiohttp(target: Target, stream: bool):
+    provider, served_cpu = _served(target, "aiohttp")
+    return (*_construct_calls(provider, MODEL, stream), served_cpu)
+
+
+async def construct_via_process_async(target: Target, stream: bool):
+    provider, served_cpu = _served(target)
+    return (*_construct_acalls(provider, MODEL, stream), served_cpu)
+
+
 # -- the libraries users would pick instead ------------------------------------------------
 
 
@@ -391,6 +462,7 @@ async def litellm_async(target: Target, stream: bool):
 _NO_CONC = frozenset(("seq", "stream", "conns"))
 _ALL = frozenset(("seq", "conc", "stream", "conns"))
 _AIOHTTP = frozenset(("seq", "conc", "stream"))
+_PROCESS = frozenset(("seq", "stream", "paced", "conns"))
 
 CLIENTS = [
     Client("raw httpx", False, raw_httpx, ("httpx",), modes=_NO_CONC | STYLES),
@@ -412,6 +484,26 @@ CLIENTS = [
         wraps="construct",
         modes=_NO_CONC | STYLES,
     ),
+    Client(
+        "construct via process",
+        False,
+        construct_via_process,
+        ("construct",),
+        "raw httpx",
+        wraps="construct",
+        via_process=True,
+        modes=_PROCESS,
+    ),
+    Client(
+        "construct via process (aiohttp)",
+        False,
+        construct_via_process_aiohttp,
+        ("construct", "aiohttp"),
+        "raw httpx",
+        wraps="construct",
+        via_process=True,
+        modes=_PROCESS - {"conns"},
+    ),
     Client("openai", False, openai_sync, ("openai",), "raw httpx", modes=_NO_CONC),
     Client("litellm", False, litellm_sync, ("litellm",), "raw httpx", modes=_NO_CONC),
     Client("raw httpx async", True, raw_httpx_async, ("httpx",), modes=_ALL | STYLES),
@@ -432,6 +524,16 @@ CLIENTS = [
         "raw httpx async",
         wraps="construct async",
         modes=_ALL | STYLES,
+    ),
+    Client(
+        "construct via process async",
+        True,
+        construct_via_process_async,
+        ("construct",),
+        "raw httpx async",
+        wraps="construct async",
+        via_process=True,
+        modes=_PROCESS,
     ),
     Client("openai async", True, openai_async, ("openai",), "raw httpx async"),
     Client(

@@ -34,6 +34,10 @@ How a stream is written, as a real LLM server does it or not:
                          reading a finished response sees it: header `x-burst: 1`,
                          query `?burst=1`, path prefix `/burst/`, or `--burst`
 
+A path prefix `/reply/` makes a stream carry the non-streamed answer's text as its one
+content chunk, so a client that always streams upstream gets the same answer as a plain
+call (a `construct serve` process answers `chat` with a stream of its provider).
+
 Path prefixes combine in any order: `/chunks/200/pace/1/v1/chat/completions`.
 """
 
@@ -149,10 +153,10 @@ def _chunked_stream(events: list[bytes]) -> tuple[bytes, ...]:
     return (_chunked_head(SSE), *map(_http_chunk, events), b"0\r\n\r\n")
 
 
-def openai_stream(chunks: int) -> tuple[bytes, ...]:
+def openai_stream(chunks: int, words: tuple[str, ...] = WORDS) -> tuple[bytes, ...]:
     """Role chunk, `chunks` content chunks, a finish chunk, a usage chunk, [DONE]."""
     events = [_openai_chunk({"role": "assistant", "content": ""})]
-    events += [_openai_chunk({"content": WORDS[i % len(WORDS)]}) for i in range(chunks)]
+    events += [_openai_chunk({"content": words[i % len(words)]}) for i in range(chunks)]
     events.append(_openai_chunk({}, "stop"))
     tokens = {"prompt_tokens": 12, "completion_tokens": chunks, "total_tokens": 12 + chunks}
     usage = dict(_openai_chunk({}), choices=[], usage=tokens)
@@ -161,7 +165,7 @@ def openai_stream(chunks: int) -> tuple[bytes, ...]:
     return _chunked_stream(pieces)
 
 
-def anthropic_stream(chunks: int) -> tuple[bytes, ...]:
+def anthropic_stream(chunks: int, words: tuple[str, ...] = WORDS) -> tuple[bytes, ...]:
     """message_start, a text block of `chunks` deltas, message_delta, message_stop."""
     start = {
         "type": "message_start",
@@ -194,7 +198,7 @@ def anthropic_stream(chunks: int) -> tuple[bytes, ...]:
             {
                 "type": "content_block_delta",
                 "index": 0,
-                "delta": {"type": "text_delta", "text": WORDS[i % len(WORDS)]},
+                "delta": {"type": "text_delta", "text": words[i % len(words)]},
             },
         )
         for i in range(chunks)
@@ -246,13 +250,14 @@ class Stream:
 class Ask:
     """What a request asks of its answer, from headers, then path prefixes and query."""
 
-    __slots__ = ("burst", "chunks", "mode", "pace_ms")
+    __slots__ = ("burst", "chunks", "mode", "pace_ms", "reply")
 
     def __init__(self, chunks: int, pace_ms: float, burst: bool) -> None:
         self.mode = b""
         self.chunks = chunks
         self.pace_ms = pace_ms
         self.burst = burst
+        self.reply = False  # one content chunk: the non-streamed answer's text
 
 
 class Server:
@@ -263,18 +268,20 @@ class Server:
         self.pace_ms = pace_ms
         self.burst = burst
         self.stats = Stats()
-        self._streams: dict[tuple[str, int], tuple[bytes, ...]] = {}
-        self._bursts: dict[tuple[str, int], bytes] = {}
+        self._streams: dict[tuple[str, int, bool], tuple[bytes, ...]] = {}
+        self._bursts: dict[tuple[str, int, bool], bytes] = {}
 
     def ask(self) -> Ask:
         return Ask(self.chunks, self.pace_ms, self.burst)
 
     def stream(self, kind: str, ask: Ask) -> bytes | Stream:
-        key = (kind, ask.chunks)
+        key = (kind, ask.chunks, ask.reply)
         pieces = self._streams.get(key)
         if pieces is None:
             build = openai_stream if kind == "openai" else anthropic_stream
-            pieces = self._streams[key] = build(ask.chunks)
+            pieces = self._streams[key] = (
+                build(1, (REPLY_TEXT,)) if ask.reply else build(ask.chunks)
+            )
         if ask.burst:
             body = self._bursts.get(key)
             if body is None:
@@ -300,6 +307,8 @@ class Server:
                 ask.pace_ms, path = _pace(number, ask.pace_ms), b"/" + rest
             elif path.startswith(b"/burst/"):
                 ask.burst, path = True, path[6:]
+            elif path.startswith(b"/reply/"):
+                ask.reply, path = True, path[6:]
             elif path.startswith(b"/429/"):
                 ask.mode, path = b"429", path[4:]
             else:

@@ -5,6 +5,7 @@
     .venv/bin/python benchmarks/run.py --out docs/performance.md   # also write the table there
     .venv/bin/python benchmarks/run.py --profile construct         # cProfile one row
     .venv/bin/python benchmarks/run.py --only streams              # the three stream modes
+    .venv/bin/python benchmarks/run.py --rows "via process"        # rows whose name has this
 
 A fake server (`fake_server.py`) runs in its own process, so `time.process_time()`
 in the client process counts the client's CPU alone. Each row runs in a fresh
@@ -22,6 +23,10 @@ rounds; the table shows the median round. Modes:
     import  `import X` timed inside a fresh interpreter, median of 7
 
 `--only` takes modes, or `streams` for stream,burst,paced.
+
+Rows named "via process" call a `construct serve` process (its config pointing at the
+fake server) through a `RemoteProvider`, alternating with direct calls in one worker;
+they also report the served process's CPU, which the client's process_time leaves out.
 
 Libraries that are not installed (openai, litellm, aiohttp) are skipped.
 docs/performance.md says what each row means and holds the latest table.
@@ -157,7 +162,8 @@ class ServerStats:
 
 
 class Rounds:
-    """One row's timed rounds: client CPU and wall time, and what the server counted."""
+    """One row's timed rounds: client CPU and wall time, what the server counted, and the
+    CPU of the provider process the calls go through, if any."""
 
     def __init__(self, args: argparse.Namespace, per_call: int) -> None:
         self.stats = ServerStats(args.port)
@@ -170,10 +176,14 @@ class Rounds:
             import cProfile
 
             self._profiler = cProfile.Profile()
-        self._cpu = self._wall = 0.0
+        self._cpu = self._wall = self._served_at = 0.0
+        self._served: Callable[[], float] | None = None
 
-    def start(self) -> None:
+    def start(self, served_cpu: Callable[[], float] | None = None) -> None:
         self.stats.reset()
+        self._served = served_cpu
+        if served_cpu:
+            self._served_at = served_cpu()
         if self._profiler:
             self._profiler.enable()
         self._cpu, self._wall = time.process_time(), time.perf_counter()
@@ -184,6 +194,9 @@ class Rounds:
         cpu, wall = time.process_time() - self._cpu, time.perf_counter() - self._wall
         if self._profiler:
             self._profiler.disable()
+        # Read over the whole round: in a paired round the process is idle while the plain
+        # provider's blocks run, so all of it is the wrapper's.
+        served = self._served() - self._served_at if self._served else None
         counts = self.stats.read()
         sent, result = calls, {"cpu": cpu, "wall": wall}
         if paired:
@@ -195,6 +208,8 @@ class Rounds:
                 "plain_cpu": plain.cpu,
                 "plain_wall": plain.wall,
             }
+        if served is not None:
+            result["served_cpu"] = served
         if total != self.per_call * sent or counts["requests"] != sent:
             raise SystemExit(
                 f"{self.client}: wrong answers: {total} units in {counts['requests']} requests "
@@ -251,6 +266,12 @@ def _say(message: dict[str, Any]) -> None:
     print(json.dumps(message), flush=True)
 
 
+def _made(made: tuple[Any, ...]) -> tuple[Any, Any, Callable[[], float] | None]:
+    """A factory's (call, close), and its provider process's CPU reader if it has one."""
+    call, close, *served = made
+    return call, close, served[0] if served else None
+
+
 def _round_size(args: argparse.Namespace, warmup_wall: float) -> int:
     """`--calls`, or fewer when a slow client would make a round outlast `--round-budget`."""
     samples = args.warmup - 1
@@ -264,7 +285,7 @@ def _serve_sync(
     client: Any, plain: Any, target: Any, args: argparse.Namespace, rounds: Rounds
 ) -> None:
     stream = args.mode in STREAM_MODES
-    call, close = client.make(target, stream)
+    call, close, served_cpu = _made(client.make(target, stream))
     plain_call, plain_close = plain.make(target, stream) if plain else (None, lambda: None)
 
     def run(n: int, call: Any = call) -> int:
@@ -291,10 +312,10 @@ def _serve_sync(
             run(args.rewarm)  # reopen what went idle while other rows ran
             if plain_call:
                 run(args.rewarm, plain_call)
-                rounds.start()
+                rounds.start(served_cpu)
                 rounds.stop(calls, 0, paired_round(calls))
                 continue
-            rounds.start()
+            rounds.start(served_cpu)
             rounds.stop(calls, run(calls))
     finally:
         close()
@@ -305,7 +326,7 @@ async def _serve_async(
     client: Any, plain: Any, target: Any, args: argparse.Namespace, rounds: Rounds
 ) -> None:
     stream = args.mode in STREAM_MODES
-    call, close = await client.make(target, stream)
+    call, close, served_cpu = _made(await client.make(target, stream))
     plain_call, plain_close = (await plain.make(target, stream)) if plain else (None, None)
 
     async def sequentially(n: int, call: Any = call) -> int:
@@ -352,10 +373,10 @@ async def _serve_async(
             await run(args.rewarm)
             if plain_call:
                 await run(args.rewarm, plain_call)
-                rounds.start()
+                rounds.start(served_cpu)
                 rounds.stop(calls, 0, await paired_round(calls))
                 continue
-            rounds.start()
+            rounds.start(served_cpu)
             rounds.stop(calls, await run(calls))
     finally:
         for closer in (close, plain_close):
@@ -509,7 +530,7 @@ def measure_rows(
     def report(mode: str, worker: Worker, entry: dict[str, Any]) -> None:
         state = entry.get("error") or entry.get("skipped") or "ok"
         took = time.perf_counter() - worker.started
-        print(f"{mode:7} {worker.client:24} {took:6.1f} s  {state}", file=sys.stderr)
+        print(f"{mode:7} {worker.client:32} {took:6.1f} s  {state}", file=sys.stderr)
 
     if len(ports) == 1:
         for mode in dict.fromkeys(m for m, _ in rows):
@@ -561,6 +582,17 @@ def summarize(mode: str, result: dict[str, Any], chunks: int) -> dict[str, float
         out["vs_plain"] = _median(rounds, lambda r: r["cpu"] / r["plain_cpu"])
         # Both sides made the same number of calls: req/s over the partner's is wall over wall.
         out["rps_vs_plain"] = _median(rounds, lambda r: r["plain_wall"] / r["wall"])
+    # Per unit (a content chunk of a stream, else a call), for the provider-process table.
+    per = chunks if mode in STREAM_MODES else 1
+    for key in ("cpu", "wall", "plain_cpu", "plain_wall", "served_cpu"):
+        if key in rounds[0]:
+            out[f"{key}_unit"] = _median(rounds, lambda r, k=key: r[k] / (r["calls"] * per))
+    if "plain_cpu" in rounds[0]:
+        # Medians of each round's difference: the two sides of a round saw the same load.
+        for key in ("cpu", "wall"):
+            out[f"{key}_delta_unit"] = _median(
+                rounds, lambda r, k=key: (r[k] - r[f"plain_{k}"]) / (r["calls"] * per)
+            )
     return out
 
 
@@ -851,6 +883,8 @@ def render(
         header += ["paced wall ms/call"] if "paced" in styles else []
         out += _table([*header, "note"], body)
 
+    out += hop_table(results, scale)
+
     if "conns" in results:
         calls, _ = SIZES[scale]["conns"]
         out += [
@@ -893,6 +927,68 @@ def render(
     ]
     out += _table(["goal", "budget", "measured", "met"], goals(results, imports))
     return "\n".join(out) + "\n"
+
+
+def hop_table(results: dict[str, dict[str, dict[str, Any]]], scale: str) -> list[str]:
+    """The rows whose calls go through a provider process, beside their direct partner."""
+    from clients import CLIENTS
+
+    modes = [m for m in ("seq", *PER_CHUNK_MODES) if m in results]
+    hops = [(c, m) for c in CLIENTS if c.via_process for m in modes if c.name in results[m]]
+    if not hops:
+        return []
+    sizes = ", ".join(
+        f"{STYLE_NAMES.get(m, m)}: {SIZES[scale][m][0]} calls"
+        + (f" × {CHUNKS[scale][m]} chunks" if m in STREAM_MODES else "")
+        for m in modes
+    )
+    partners = ", ".join(f"`{n}`" for n in dict.fromkeys(c.partner for c, _ in hops))
+    tick_ms = 1000 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 10
+    out = [
+        "",
+        "**Provider-process hop**: calls through a `construct serve` process (a "
+        "`RemoteProvider` on its Unix socket; the process's provider calls the fake server) "
+        f"against the same calls made directly by the row's partner ({partners}), "
+        "alternated in blocks in one worker. Per unit: a call for `seq` (the process streams "
+        "every upstream call; here one chunk holding the answer), a content chunk for "
+        "streams. *CPU* is the client process's; *process CPU* the served process's user + "
+        f"system time (`/proc/PID/stat`, {tick_ms:g} ms ticks, read over each round), which "
+        "the client's CPU leaves out; *wall* is the caller's elapsed time, both processes "
+        "and the waits between them. Δ is the median of each round's difference. Per round: "
+        f"{sizes}.",
+        "",
+    ]
+    body = []
+    for client, mode in hops:
+        s = results[mode][client.name].get("summary")
+        label = [
+            client.name,
+            STYLE_NAMES.get(mode, mode),
+            "chunk" if mode in STREAM_MODES else "call",
+        ]
+        if s is None or "plain_cpu_unit" not in s:
+            entry = results[mode][client.name]
+            why = entry.get("error") or entry.get("skipped") or "not paired"
+            body.append([*label, *(["—"] * 6), why])
+            continue
+        served = s.get("served_cpu_unit")
+        body.append(
+            [
+                *label,
+                f"{s['plain_cpu_unit'] * 1e6:.1f}",
+                f"{s['cpu_unit'] * 1e6:.1f}",
+                f"{s['cpu_delta_unit'] * 1e6:+.1f}",
+                "—" if served is None else f"{served * 1e6:.1f}",
+                f"{s['plain_wall_unit'] * 1e6:.1f}",
+                f"{s['wall_unit'] * 1e6:.1f}",
+                f"{s['wall_delta_unit'] * 1e6:+.1f}",
+            ]
+        )
+    header = [
+        "client", "mode", "per", "direct CPU µs", "CPU µs", "Δ CPU µs", "process CPU µs",
+        "direct wall µs", "wall µs", "Δ wall µs",
+    ]  # fmt: skip
+    return out + _table(header, body)
 
 
 def goals(results: dict[str, Any], imports: dict[str, Any]) -> list[list[str]]:
@@ -1033,6 +1129,7 @@ def main(argv: list[str] | None = None) -> int:
         help=f"comma-separated modes out of {','.join(MODES)}; "
         + "; ".join(f"{k} = {','.join(v)}" for k, v in MODE_GROUPS.items()),
     )
+    parser.add_argument("--rows", metavar="TEXT", help="only the rows whose name contains TEXT")
     parser.add_argument("--profile", metavar="CLIENT", help="cProfile one row and print the top")
     parser.add_argument("--profile-mode", default="seq", choices=("seq", "conc", *PER_CHUNK_MODES))
     # Worker-only arguments.
@@ -1074,6 +1171,7 @@ def main(argv: list[str] | None = None) -> int:
             profile(args.profile, servers[0].port, scale, args.profile_mode)
             return 0
         rows = [(m, c.name) for m in modes if m != "import" for c in CLIENTS if m in c.modes]
+        rows = [r for r in rows if not args.rows or args.rows in r[1]]
         entries = measure_rows(rows, [s.port for s in servers], scale, repeat)
         for (mode, name), entry in entries.items():
             chunks = CHUNKS[scale].get(mode, 0)
