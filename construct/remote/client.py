@@ -533,7 +533,9 @@ class _AsyncLines:
 
     async def _line(self, timeout: float, what: str) -> Any:
         try:
-            raw = await asyncio.wait_for(self.reader.readuntil(b"\n"), timeout)  # type: ignore[union-attr]
+            # asyncio.timeout, not wait_for: no task per line read (a chunk is a line).
+            async with asyncio.timeout(timeout):
+                raw = await self.reader.readuntil(b"\n")  # type: ignore[union-attr]
         except TimeoutError:
             raise TransientError(
                 f"provider process {self.provider.name!r} took more than {timeout:g} s {what}",
