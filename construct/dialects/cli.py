@@ -129,10 +129,34 @@ def invocation(
         argv += ["--model", name]
     if system is not None:
         if tool.system_flag is not None:
-            argv += [tool.system_flag, system]
+            argv += [tool.system_flag, _argument(tool, system)]
         else:
             prompt = f"{system}\n\n{prompt}"
     return Invocation(tuple(argv), prompt)
+
+
+# Linux refuses a single argument longer than 128 KiB (MAX_ARG_STRLEN); a little less
+# leaves room for the rest.
+_MAX_ARGUMENT_BYTES = 100_000
+
+
+def _argument(tool: CliTool, text: str) -> str:
+    """`text` as one argv element, or an InvalidRequest saying why it cannot be one."""
+    if "\0" in text:
+        raise InvalidRequest(
+            f"The system prompt holds a NUL character, which `{tool.program}` cannot be "
+            "given on its command line; remove it.",
+            provider=tool.name,
+        )
+    size = len(text.encode("utf-8"))
+    if size > _MAX_ARGUMENT_BYTES:
+        raise InvalidRequest(
+            f"The system prompt ({size} bytes) is longer than `{tool.program}` can be given "
+            f"on its command line ({tool.system_flag}, at most {_MAX_ARGUMENT_BYTES} bytes); "
+            "shorten it, or put the long part in the user message.",
+            provider=tool.name,
+        )
+    return text
 
 
 def check_temperature_for(tool: CliTool, display_name: str, temperature: float | None) -> None:
@@ -141,7 +165,7 @@ def check_temperature_for(tool: CliTool, display_name: str, temperature: float |
     if temperature is None or allowed is None:
         return
     if not any(math.isclose(temperature, t, rel_tol=0, abs_tol=1e-9) for t in allowed):
-        shown = " or ".join(f"{t:g}" for t in allowed)
+        shown = " or ".join(str(t) for t in allowed)
         raise InvalidRequest(
             f"temperature unsupported by {display_name}: {temperature}. Supported values: "
             f"{shown}. The command has no temperature setting; leave temperature unset.",

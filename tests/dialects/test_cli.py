@@ -80,6 +80,17 @@ def test_claude_gets_the_system_prompt_as_a_flag_the_others_in_the_prompt() -> N
     assert "Be terse." not in " ".join(gemini.argv)
 
 
+@pytest.mark.parametrize(
+    ("system", "says"), [("a\0b", "NUL character"), ("x" * 100_001, "100001 bytes")]
+)
+def test_a_system_prompt_argv_cannot_carry_is_refused(system: str, says: str) -> None:
+    messages = (ChatMessage.system(system), ChatMessage.user("Hi"))
+    with pytest.raises(InvalidRequest, match=says):
+        invocation(CLAUDE, "claude", messages, None, agent_mode=False)
+    # Prepended to the prompt on stdin, it is fine.
+    assert invocation(GEMINI, "gemini", messages, None, agent_mode=False).stdin.endswith("Hi")
+
+
 def test_argv_starts_with_the_program_found() -> None:
     call = invocation(KILO, "/opt/kilo/bin/kilo", (ChatMessage.user("x"),), "m", agent_mode=False)
     assert call.argv == (
@@ -118,7 +129,7 @@ def test_other_temperatures_are_refused_in_the_reference_wording() -> None:
     with pytest.raises(InvalidRequest) as caught:
         check_temperature_for(GEMINI, "Gemini CLI", 0.5)
     assert str(caught.value).startswith(
-        "temperature unsupported by Gemini CLI: 0.5. Supported values: 0.7 or 1"
+        "temperature unsupported by Gemini CLI: 0.5. Supported values: 0.7 or 1.0."
     )
 
 
