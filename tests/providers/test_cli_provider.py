@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
+import shlex
 import sys
 import time
 from collections.abc import Iterator
@@ -25,6 +27,7 @@ from construct import (
     create_provider,
     create_provider_with_options,
     list_providers,
+    load_config,
 )
 from construct.errors import (
     AuthError,
@@ -521,3 +524,41 @@ def test_repr_says_the_program_and_the_mode() -> None:
     assert repr(provider("claude-code")) == "<CliProvider claude-code claude>"
     agent = provider("claude-code", cli_agent_mode=True)
     assert repr(agent) == "<CliProvider claude-code claude agent_mode>"
+
+
+# -- the doc pages --------------------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "providers"
+
+
+def doc_blocks(name: str) -> list[tuple[str, str]]:
+    text = (DOCS / f"{name}.md").read_text(encoding="utf-8")
+    return re.findall(r"^```(\w*)\n(.*?)^```", text, re.M | re.S)
+
+
+@pytest.mark.parametrize("name", list(TOOLS))
+def test_the_doc_page_runs_and_shows_what_is_run(
+    fakes: Fakes, name: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    found = doc_blocks(name)
+    assert [kind for kind, _ in found] == ["toml", "sh", "python", "sh", "python", "text"]
+    toml, argv, agent_code, agent_argv, stream_code, printed = (code for _, code in found)
+
+    config_path = tmp_path / "config.toml"
+    config_path.write_text(toml, encoding="utf-8")
+    config = load_config(config_path, environ={})
+    assert config.default_provider == name
+    assert isinstance(create_provider(config.default_provider), CliProvider)
+
+    shown = shlex.split(argv)
+    assert shown[0] == TOOLS[name]
+    exec(compile(stream_code, f"{name}.md", "exec"), scope := {})
+    assert capsys.readouterr().out == printed
+    assert fakes.last()["argv"] == shown[1:]
+    assert shown[shown.index("--model") + 1] == config.default_model
+
+    exec(compile(agent_code, f"{name}.md", "exec"), agent_scope := {})
+    agent = agent_scope["agent"]
+    assert agent.agent_mode
+    agent.chat(scope["request"], config.default_model)
+    assert fakes.last()["argv"] == shlex.split(agent_argv)[1:]
