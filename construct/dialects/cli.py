@@ -534,6 +534,8 @@ class KiloOutput(OutputParser):
         return []
 
     def _step(self, part: dict[str, Any]) -> None:
+        # A finished step is an answer, even an empty one: the model said nothing more.
+        self._done = True
         tokens = _dict(part.get("tokens"))
         cache = _dict(tokens.get("cache"))
         for key, value in (

@@ -375,6 +375,13 @@ def test_kilo_parts_are_paragraphs_and_steps_add_up() -> None:
     assert response.stop_reason == "end_turn"
 
 
+def test_kilo_step_without_text_is_an_empty_answer() -> None:
+    _, parser = parse("kilocli", {"type": "step_start"}, step_finish("stop", output=0))
+    assert final(parser).text == ""
+    _, nothing = parse("kilocli", {"type": "step_start"})
+    assert not nothing.complete
+
+
 def test_kilo_error_event_is_reported() -> None:
     _, parser = parse(
         "kilocli",
