@@ -171,6 +171,11 @@ def create_provider_with_options(
     spec = resolved.spec
     if not spec.available:
         return UnavailableProvider(resolved)
+    if spec.dialect == "cli":
+        # A command-line tool, not an HTTP API: no URL, no key, no headers to send.
+        from .providers.cli import build as build_cli
+
+        return build_cli(resolved, opts, environ)
     base_url, missing = fill_url(resolved.base_url)
     problem = None
     if missing:

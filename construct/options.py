@@ -89,6 +89,10 @@ class ProviderRuntimeOptions:
     # The most a response body (decompressed) and one stream event may hold.
     max_response_mb: float = 64
     max_event_mb: float = 16
+    # The command-line providers (claude-code, gemini-cli, kilocli) run their tool as an
+    # agent: its tools on, its permission prompts skipped (reference §8.6). Off: a plain
+    # completion, the tool's tools off where it has a switch for it.
+    cli_agent_mode: bool = False
 
     def __post_init__(self) -> None:
         if self.http_transport not in ("httpx", "aiohttp"):
@@ -97,6 +101,10 @@ class ProviderRuntimeOptions:
         if self.api is not None and self.api not in APIS:
             raise InvalidArgument(
                 f"api must be one of {', '.join(map(repr, APIS))}, got {_cut(repr(self.api))}"
+            )
+        if type(self.cli_agent_mode) is not bool:
+            raise InvalidArgument(
+                f"cli_agent_mode must be True or False, got {_cut(repr(self.cli_agent_mode))}"
             )
         _check_number("provider_timeout_secs", self.provider_timeout_secs, optional=True)
         _check_number("connect_timeout_secs", self.connect_timeout_secs)

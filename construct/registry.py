@@ -193,7 +193,6 @@ _QWEN = {
 
 _NATIVE_PENDING = "its native adapter lands with issue 3 (native backends)"
 _OAUTH_PENDING = "its OAuth sign-in flow is not implemented yet"
-_CLI_PENDING = "its command-line adapter is not implemented yet"
 
 # Order is the order of `construct providers list` (the reference's order).
 PROVIDERS: tuple[ProviderSpec, ...] = (
@@ -585,7 +584,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         auth="none",
         local=True,
         key_required=False,
-        blocked_by=_CLI_PENDING,
+        native_tools=False,
     ),
     ProviderSpec(
         "gemini-cli",
@@ -595,7 +594,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         auth="none",
         local=True,
         key_required=False,
-        blocked_by=_CLI_PENDING,
+        native_tools=False,
     ),
     ProviderSpec(
         "kilocli",
@@ -606,7 +605,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         aliases=("kilo",),
         local=True,
         key_required=False,
-        blocked_by=_CLI_PENDING,
+        native_tools=False,
     ),
     _bearer(
         "lmstudio",

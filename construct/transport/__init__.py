@@ -14,9 +14,10 @@ sends the one and brings back the other. Each module holds one thing:
     errors.py          a failed connection, an error status, an unreadable body -> construct errors
     httpx.py           Transport: pooled httpx clients, sync and async (the default)
     aiohttp.py         AiohttpTransport: async calls through aiohttp (optional, imported lazily)
+    subprocess.py      a local command run per call, the prompt on stdin, stdout read line
+                       by line (the command-line providers; imported on use)
 
-A Unix-socket transport and a subprocess transport (a local model server spoken to
-over its stdin/stdout) will join them here.
+A Unix-socket transport will join them here.
 """
 
 from __future__ import annotations
