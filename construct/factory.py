@@ -259,6 +259,7 @@ def options_from_config(config: Config) -> ProviderRuntimeOptions:
         extra_headers=dict(config.extra_headers),
         api_path=config.api_path,
         api=config.api,
+        cli_agent_mode=config.cli_agent_mode,
         provider_max_tokens=config.provider_max_tokens,
         default_model=config.default_model,
         default_temperature=config.default_temperature,
@@ -284,6 +285,7 @@ def _fallback_options(opts: ProviderRuntimeOptions, profile: str | None) -> Prov
         provider_api_url=None,
         api_path=None,
         api=None,
+        cli_agent_mode=False,  # an agent acting on the machine is asked for by name only
         extra_headers=headers,
         auth_profile_override=profile or opts.auth_profile_override,
     )

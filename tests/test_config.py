@@ -355,7 +355,7 @@ def test_unknown_keys_suggest_the_closest_name(tmp_path):
     assert "reliability.provider_retrys: unknown key; did you mean 'provider_retries'?" in problems
     assert "model_routes[0].modle: unknown key; did you mean 'model'?" in problems
     runtime = next(p for p in problems if p.startswith("runtime:"))
-    assert "valid keys here: api, api_key, api_path, api_url, default_model" in runtime
+    assert "valid keys here: api, api_key, api_path, api_url, cli_agent_mode, default_" in runtime
     assert len(problems) == 4
 
 

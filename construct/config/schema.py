@@ -253,6 +253,8 @@ class Config(_Model):
     api_path: str | None = None
     # "responses": the default provider speaks OpenAI's Responses API.
     api: Literal["chat", "responses"] | None = None
+    # claude-code, gemini-cli, kilocli: let the CLI act as an agent (its tools, no prompts).
+    cli_agent_mode: bool = False
     # C6: unset means no temperature is sent at all.
     default_temperature: Float | None = Field(
         None, ge=TEMPERATURE_RANGE[0], le=TEMPERATURE_RANGE[1]

@@ -562,3 +562,22 @@ def test_the_doc_page_runs_and_shows_what_is_run(
     assert agent.agent_mode
     agent.chat(scope["request"], config.default_model)
     assert fakes.last()["argv"] == shlex.split(agent_argv)[1:]
+
+
+def test_cli_agent_mode_in_config_reaches_the_default_provider_only(tmp_path) -> None:
+    from construct.config import load_config
+    from construct.factory import create_provider_from_config
+
+    path = tmp_path / "config.toml"
+    path.write_text(
+        'default_provider = "claude-code"\ncli_agent_mode = true\n'
+        '[reliability]\nfallback_providers = ["kilocli"]\n',
+        encoding="utf-8",
+    )
+    chain = create_provider_from_config(load_config(path, environ={}))
+    (_, primary), (_, fallback) = chain.providers
+    assert primary.agent_mode is True
+    assert fallback.agent_mode is False
+    path.write_text('default_provider = "claude-code"\n', encoding="utf-8")
+    ((_, plain),) = create_provider_from_config(load_config(path, environ={})).providers
+    assert plain.agent_mode is False
