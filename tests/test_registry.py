@@ -230,8 +230,9 @@ def test_list_providers_marks_the_not_yet_available_rows() -> None:
     info = {p.name: p for p in list_providers()}
     assert info["groq"].available
     assert info["openrouter"].available
-    for name in ("openai-codex", "claude-code", "gemini-cli", "kilocli", "copilot"):
+    for name in ("openai-codex", "claude-code", "gemini-cli", "kilocli"):
         assert not info[name].available
+    assert info["copilot"].available  # signed in with `construct auth login copilot`
 
 
 # -- R1 ---------------------------------------------------------------------------------
