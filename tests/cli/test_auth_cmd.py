@@ -181,3 +181,8 @@ def test_ctrl_c_during_the_sign_in_stores_nothing(cli: Cli) -> None:
     assert out == ""
     assert store_of(cli).entries() == []
     assert not (cli.home / ".construct").exists()
+
+
+def test_providers_show_points_at_the_sign_in(cli: Cli) -> None:
+    shown = cli("providers", "show", "copilot").stdout
+    assert "Key:          not set; a stored sign-in serves instead (construct auth login " in shown
