@@ -240,8 +240,8 @@ class CopilotAuth(Auth):
         env = " or ".join(self.key_env)
         return AuthError(
             f"Not signed in to {self.display_name}: run `{command(self.profile)}` (GitHub's "
-            f"device sign-in, in a terminal), or give a GitHub token for Copilot in {env} or "
-            "api_key.",
+            f"device sign-in, in a terminal), or give a GitHub token for Copilot as api_key "
+            f"or in {env}.",
             provider=self.provider,
         )
 
@@ -289,10 +289,10 @@ class CopilotAuth(Auth):
             if exc.status == 404:
                 # GitHub's answer to a token its Copilot app did not issue (a personal
                 # access token, the gh CLI's): nothing to remove, the token is fine for GitHub.
+                who = "the stored GitHub sign-in" if stored else "the GitHub token given"
                 raise AuthError(
-                    _refused(exc, "this GitHub token")
-                    + " It is not one Copilot accepts: use the sign-in of "
-                    f"`{command(self.profile)}`.",
+                    _refused(exc, who) + " Copilot does not accept it as a Copilot sign-in: "
+                    f"run `{command(self.profile)}`.",
                     provider=self.provider,
                     status=exc.status,
                     body=exc.body,

@@ -464,7 +464,7 @@ def test_a_token_copilot_does_not_know_is_kept_and_explained(
     signed_in: TokenStore, github: respx.MockRouter
 ) -> None:
     github["exchange"].mock(return_value=httpx.Response(404, json={"message": "Not Found"}))
-    with pytest.raises(AuthError, match="not one Copilot accepts"):
+    with pytest.raises(AuthError, match="Copilot does not accept it as a Copilot sign-in"):
         create_provider("copilot").chat(HELLO, "gpt-4o")
     assert signed_in.load("copilot") is not None
 
