@@ -116,6 +116,7 @@ def _check_key_owner(resolved: Resolved, key: Secret, source: str | None) -> Non
 _KINDS = {
     "azure_openai": "construct.providers.azure",
     "bedrock_converse": "construct.providers.bedrock",
+    "copilot": "construct.providers.copilot",
 }
 
 

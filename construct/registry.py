@@ -566,15 +566,26 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         # The compatibility API rejects `stream_options` (docs.cohere.com).
         stream_usage=False,
     ),
+    # The GitHub token comes from `construct auth login copilot` (construct.auth.copilot);
+    # COPILOT_GITHUB_TOKEN is the variable GitHub's own Copilot CLI and SDK read for one,
+    # not GITHUB_TOKEN, which CI and the gh CLI set to tokens Copilot does not accept.
+    # The editor headers are the VS Code Copilot Chat extension's (vscode-copilot-chat:
+    # envService.getEditorVersionHeaders, fetcherServiceImpl, package.json 0.42.0 needing
+    # VS Code 1.111), sent to GitHub's token endpoint and to the chat API alike.
     ProviderSpec(
         "copilot",
         "GitHub Copilot",
         "https://api.githubcopilot.com",
         dialect="copilot",
         auth="oauth",
-        key_env=("GITHUB_TOKEN",),
+        key_env=("COPILOT_GITHUB_TOKEN",),
         aliases=("github-copilot",),
-        blocked_by=_OAUTH_PENDING,
+        headers=(
+            ("Editor-Version", "vscode/1.111.0"),
+            ("Editor-Plugin-Version", "copilot-chat/0.42.0"),
+            ("User-Agent", "GitHubCopilotChat/0.42.0"),
+            ("Copilot-Integration-Id", "vscode-chat"),
+        ),
     ),
     ProviderSpec(
         "claude-code",

@@ -6,8 +6,11 @@
     x-goog-api-key  HeaderKey         the key in one header (Gemini: never in the URL)
     aws             SigV4             a Bedrock API key as Bearer, else SigV4 (botocore)
     none            Bearer            optional: sent when one is given
+    oauth           CopilotAuth       a GitHub sign-in exchanged for Copilot tokens (built
+                                      by construct.providers.copilot, not here)
 
-OAuth sign-ins (token stores, device flow, refreshers) join as further kinds.
+Sign-ins live in the token store (`store`: private files, atomic writes, one refresh
+at a time across processes); `device` is the RFC 8628 device flow that obtains them.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ An `Auth` is chosen by the registry row's `auth` column and built once per
 provider (`construct.auth.auth_for`). A key is revealed only here, per request:
 `headers()` turns the provider's `Secret` into the header that carries it, and
 `sign()` finishes requests whose signature covers the request itself (SigV4).
-OAuth token stores and refreshers plug in as further `Auth` kinds.
+A credential that must be fetched before a request (a token exchanged for a
+short-lived one: GitHub Copilot) says so in `needs_refresh()`; `HttpProvider`
+calls `refresh()` (sync) or awaits `arefresh()` before it builds a request.
 """
 
 from __future__ import annotations
@@ -55,6 +57,28 @@ class Auth:
 
     def sign(self, req: HttpRequest, key: Secret | None) -> None:
         """Finish a built request (only called when `signs`)."""
+
+    def needs_refresh(self, key: Secret | None) -> bool:
+        """True when `refresh` has I/O to do before a request can be built."""
+        return False
+
+    def refresh(self, key: Secret | None) -> None:
+        """Fetch what the credential needs before a request (a token exchange); may block."""
+
+    async def arefresh(self, key: Secret | None) -> None:
+        """`refresh` off the event loop: it may wait on another process's lock (a token
+        store's `flock`) as well as on the network, and it runs rarely (a token's lifetime)."""
+        if self.needs_refresh(key):
+            import asyncio
+
+            await asyncio.to_thread(self.refresh, key)
+
+    def rejected(self, key: Secret | None) -> None:
+        """The server answered 401 to a request this auth authorised: forget what was
+        fetched for it (a short-lived token), so the next `refresh` fetches anew."""
+
+    def close(self) -> None:
+        """Release what the credential holds open (a connection to a token endpoint)."""
 
     def missing(self) -> AuthError:
         env = " or ".join(self.key_env)

@@ -98,6 +98,24 @@ def _models_list(args: argparse.Namespace) -> int:
     return run_models_list(args)
 
 
+def _auth_login(args: argparse.Namespace) -> int:
+    from .auth_cmd import run_login
+
+    return run_login(args)
+
+
+def _auth_logout(args: argparse.Namespace) -> int:
+    from .auth_cmd import run_logout
+
+    return run_logout(args)
+
+
+def _auth_status(args: argparse.Namespace) -> int:
+    from .auth_cmd import run_status
+
+    return run_status(args)
+
+
 def _temperature(text: str) -> float:
     try:
         value = float(text)
@@ -268,7 +286,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     m_list.set_defaults(func=_models_list)
     models.set_defaults(func=None, help_parser=models)
+
+    _add_auth(commands)
     return parser
+
+
+def _add_auth(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    auth = commands.add_parser(
+        "auth",
+        help="sign in to a provider, sign out, or show the sign-ins",
+        description=(
+            "Sign-ins to providers that take one instead of an API key (GitHub Copilot). "
+            "They are kept in $CONSTRUCT_HOME/auth (default ~/.construct/auth), readable by "
+            "you alone; no token is ever printed."
+        ),
+    )
+    auth_cmds = auth.add_subparsers(title="subcommands", metavar="SUBCOMMAND")
+    provider_help = "e.g. copilot, or copilot:work for a second sign-in"
+    a_login = auth_cmds.add_parser(
+        "login",
+        help="sign in to PROVIDER in the terminal (GitHub's device flow for copilot)",
+        description=(
+            "Sign in to PROVIDER: construct prints a URL and a code, you enter the code "
+            "there, and the sign-in is stored. Ctrl-C cancels; nothing is stored then."
+        ),
+    )
+    a_login.add_argument("provider", nargs="?", metavar="PROVIDER", help=provider_help)
+    a_login.set_defaults(func=_auth_login)
+    a_logout = auth_cmds.add_parser(
+        "logout",
+        help="remove the stored sign-in of PROVIDER (of every provider without one)",
+        description="Remove a stored sign-in; without PROVIDER, every stored sign-in.",
+    )
+    a_logout.add_argument("provider", nargs="?", metavar="PROVIDER", help=provider_help)
+    a_logout.set_defaults(func=_auth_logout)
+    a_status = auth_cmds.add_parser(
+        "status",
+        help="who is signed in, until when, and where the credential comes from",
+        description=(
+            "For PROVIDER (default: every provider with a sign-in): the account, when the "
+            "credential expires and where it comes from. Exit 1 when there is none."
+        ),
+    )
+    a_status.add_argument("provider", nargs="?", metavar="PROVIDER", help=provider_help)
+    a_status.set_defaults(func=_auth_status)
+    auth.set_defaults(func=None, help_parser=auth)
 
 
 def _add_processes(

@@ -297,6 +297,9 @@ def _show_lines(data: dict[str, Any]) -> list[str]:
         lines.append(field("Key env", order))
     if data["key"]:
         lines.append(field("Key", f"{data['key']} from {data['key_source']}"))
+    elif data["key_env"] and data["auth"] == "oauth":
+        sign_in = f"construct auth login {data['name']}"
+        lines.append(field("Key", f"not set; a stored sign-in serves instead ({sign_in})"))
     elif data["key_env"]:
         need = "needed for calls" if data["key_required"] else "optional"
         lines.append(field("Key", f"not set ({need})"))

@@ -232,6 +232,7 @@ class _Exchange:
 
     def failed(self, exc: ProviderError) -> HttpRequest:
         """The second attempt the dialect asks for; else `exc` (or both failures) raised."""
+        self.provider._refused(exc)
         again, first = self.recovery, self.first
         if again is not None:
             if again.explain is None or first is None:
@@ -341,6 +342,12 @@ class HttpProvider(Provider):
         req = dialect.chat_request(request, model, temperature, stream, self._headers())
         return self._signed(req)
 
+    def _refused(self, exc: ProviderError) -> None:
+        """A 401: the server no longer takes the credential sent; an auth holding a
+        short-lived token (Copilot's) drops it, so the next call fetches another."""
+        if exc.status == 401:
+            self._auth.rejected(self._key)
+
     def _signed(self, req: HttpRequest) -> HttpRequest:
         if self._auth.signs:
             # Auth that covers the request itself (SigV4) signs it last.
@@ -386,6 +393,7 @@ class HttpProvider(Provider):
         self, request: ChatRequest, model: str | None = None, temperature: float | None = None
     ) -> ChatResponse:
         exchange = self._exchange(request, model, temperature)
+        self._auth.refresh(self._key)
         for req in exchange:
             with exchange:
                 exchange.response = self._transport.send(req)
@@ -395,6 +403,7 @@ class HttpProvider(Provider):
         self, request: ChatRequest, model: str | None = None, temperature: float | None = None
     ) -> ChatResponse:
         exchange = self._exchange(request, model, temperature)
+        await self._auth.arefresh(self._key)
         for req in exchange:
             with exchange:
                 exchange.response = await self._transport.asend(req)
@@ -416,6 +425,9 @@ class HttpProvider(Provider):
     def stream(
         self, request: ChatRequest, model: str | None = None, temperature: float | None = None
     ) -> Iterator[StreamEvent]:
+        if self._auth.needs_refresh(self._key):
+            self._model(model)  # a missing model is reported before any token is fetched
+            self._auth.refresh(self._key)
         return self._stream(*self._stream_start(request, model, temperature))
 
     def _stream(self, req: HttpRequest, run: _StreamRun) -> Iterator[StreamEvent]:
@@ -434,6 +446,7 @@ class HttpProvider(Provider):
                         clock.progress()
             yield from run.end()
         except ProviderError as exc:
+            self._refused(exc)
             run.reraise(exc)
         except TooLarge as exc:
             run.reraise(self._transport.too_large(exc))
@@ -441,7 +454,20 @@ class HttpProvider(Provider):
     def astream(
         self, request: ChatRequest, model: str | None = None, temperature: float | None = None
     ) -> AsyncIterator[StreamEvent]:
+        if self._auth.needs_refresh(self._key):
+            # The credential must be fetched first, which an async caller awaits: the
+            # request is built when the stream is first read (a missing model still
+            # fails here, at the call).
+            self._model(model)
+            return self._astream_refreshed(request, model, temperature)
         return self._astream(*self._stream_start(request, model, temperature))
+
+    async def _astream_refreshed(
+        self, request: ChatRequest, model: str | None, temperature: float | None
+    ) -> AsyncIterator[StreamEvent]:
+        await self._auth.arefresh(self._key)
+        async for event in self._astream(*self._stream_start(request, model, temperature)):
+            yield event
 
     async def _astream(self, req: HttpRequest, run: _StreamRun) -> AsyncIterator[StreamEvent]:
         try:
@@ -461,6 +487,7 @@ class HttpProvider(Provider):
             for event in run.end():
                 yield event
         except ProviderError as exc:
+            self._refused(exc)
             run.reraise(exc)
         except TooLarge as exc:
             run.reraise(self._transport.too_large(exc))
@@ -468,10 +495,21 @@ class HttpProvider(Provider):
     # -- models and lifecycle ---------------------------------------------------------
 
     def list_models(self) -> list[ModelEntry]:
-        return self._dialect.parse_models(self._json(self._transport.send(self._models())))
+        self._auth.refresh(self._key)
+        try:
+            response = self._transport.send(self._models())
+        except ProviderError as exc:
+            self._refused(exc)
+            raise
+        return self._dialect.parse_models(self._json(response))
 
     async def alist_models(self) -> list[ModelEntry]:
-        response = await self._transport.asend(self._models())
+        await self._auth.arefresh(self._key)
+        try:
+            response = await self._transport.asend(self._models())
+        except ProviderError as exc:
+            self._refused(exc)
+            raise
         return self._dialect.parse_models(self._json(response))
 
     def _models(self) -> HttpRequest:
@@ -488,9 +526,11 @@ class HttpProvider(Provider):
 
     def close(self) -> None:
         self._transport.close()
+        self._auth.close()
 
     async def aclose(self) -> None:
         await self._transport.aclose()
+        self._auth.close()
 
 
 class UnavailableProvider(Provider):

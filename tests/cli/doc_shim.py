@@ -4,6 +4,10 @@ refused, as a server that is down would be.
 
 `DOC_REPLIES` (JSON) maps a chat-completions URL to answers by model (`"*"`: any other
 model): `{"text": ...}` answers, `{"status": ..., "body": {...}}` fails.
+
+`DOC_ROUTES` (JSON) maps `"METHOD URL"` to the answers `{"status": ..., "body": {...}}`
+of its successive requests, the last one repeated: other endpoints a command calls, such
+as a sign-in's.
 """
 
 from __future__ import annotations
@@ -74,11 +78,25 @@ def _handler(answers: dict[str, Any]):
     return reply
 
 
+def _in_turn(answers: list[dict[str, Any]]):
+    calls = iter(range(len(answers)))
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        answer = answers[next(calls, len(answers) - 1)]
+        return httpx.Response(answer.get("status", 200), json=answer["body"])
+
+    return reply
+
+
 def run(argv: list[str]) -> int:
     replies = json.loads(os.environ.get("DOC_REPLIES", "{}"))
+    routes = json.loads(os.environ.get("DOC_ROUTES", "{}"))
     with respx.mock(assert_all_called=False) as mock:
         for url, answers in replies.items():
             mock.post(url).mock(side_effect=_handler(answers))
+        for route, answers in routes.items():
+            method, url = route.split(" ", 1)
+            mock.route(method=method, url=url).mock(side_effect=_in_turn(answers))
         mock.route().mock(side_effect=httpx.ConnectError("connection refused"))
         return main(argv)
 

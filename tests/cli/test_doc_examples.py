@@ -46,6 +46,8 @@ class Setup:
     replies: dict[str, dict] = field(default_factory=dict)
     cwd: str = "."
     files: dict[str, str] = field(default_factory=dict)
+    # "METHOD URL" -> the answers of its successive requests (doc_shim's DOC_ROUTES).
+    routes: dict[str, list[dict]] = field(default_factory=dict)
 
 
 CHECK_CONFIG = """\
@@ -91,6 +93,36 @@ REVOKED = (
 MODELS_LIST = (
     'construct models list          # default_provider = "process:tiny", a fallback without its key'
 )
+COPILOT_CHAT = "https://api.individual.githubcopilot.com/chat/completions"
+# GitHub's answers to `construct auth login copilot`: the device code, one poll still
+# pending (GitHub answers it with 200), the token, the account, the Copilot token.
+GITHUB_SIGN_IN = {
+    "POST https://github.com/login/device/code": [
+        {
+            "body": {
+                "device_code": "3584d83530557fdd1f46af8289938c8ef79f9dc5",
+                "user_code": "WDJB-MJHT",
+                "verification_uri": "https://github.com/login/device",
+                "expires_in": 900,
+                "interval": 1,
+            }
+        }
+    ],
+    "POST https://github.com/login/oauth/access_token": [
+        {"body": {"access_token": "ghu_docs0example0github0token0123", "scope": "read:user"}}
+    ],
+    "GET https://api.github.com/user": [{"body": {"login": "octocat"}}],
+    "GET https://api.github.com/copilot_internal/v2/token": [
+        {
+            "body": {
+                "token": "tid=docs;exp=1;sku=copilot_for_business_seat;8kp=1:0123456789abcdef",
+                "expires_at": 1,
+                "refresh_in": 1500,
+                "endpoints": {"api": "https://api.individual.githubcopilot.com"},
+            }
+        }
+    ],
+}
 SETUPS: dict[str, Setup] = {
     "construct providers list          # GROQ_API_KEY=... in /home/me/app/.env": Setup(
         files={"app/.env": f"GROQ_API_KEY={KEYS['GROQ_API_KEY']}\n"}, cwd="app"
@@ -153,6 +185,10 @@ SETUPS: dict[str, Setup] = {
         }
     ),
     "construct config check          # no config file anywhere": Setup(),
+    "construct auth login copilot": Setup(routes=GITHUB_SIGN_IN),
+    'construct chat -p copilot -m gpt-4.1 "Say hello in French"': Setup(
+        replies={COPILOT_CHAT: {"gpt-4.1": {"text": "Bonjour !"}}}
+    ),
     MODELS_LIST: (
         Setup(
             files={
@@ -262,6 +298,7 @@ def run(command: Command, home: Path, shim: Path) -> list[str]:
         PYTHONPATH=str(ROOT),
         PATH=f"{shim}{os.pathsep}{env.get('PATH', '')}",
         DOC_REPLIES=json.dumps(setup.replies),
+        DOC_ROUTES=json.dumps(setup.routes),
         **setup.env,
     )
     line = re.sub(r"\b([A-Z_]+)=\.\.\.", lambda m: f"{m.group(1)}={KEYS[m.group(1)]}", command.line)

@@ -34,7 +34,8 @@ def test_list_marks_unavailable_rows_and_the_builtin_default(cli):
     rows = table_rows(result.stdout)
     assert rows["openrouter"].startswith("*")
     assert rows["openrouter"].rstrip().endswith("ready")
-    assert rows["copilot"].rstrip().endswith("not yet")
+    assert rows["openai-codex"].rstrip().endswith("not yet")
+    assert rows["copilot"].rstrip().endswith("ready")
     assert "built-in default" in result.stdout
 
 
@@ -141,10 +142,10 @@ def test_show_a_family_name_resolves_its_region(cli):
 
 
 def test_show_says_why_a_provider_is_not_available(cli):
-    data = json.loads(cli("providers", "show", "copilot", "--json").stdout)
+    data = json.loads(cli("providers", "show", "openai-codex", "--json").stdout)
     assert data["available"] is False
     assert data["unavailable_reason"]
-    assert "not yet:" in cli("providers", "show", "copilot").stdout
+    assert "not yet:" in cli("providers", "show", "openai-codex").stdout
 
 
 def test_show_unknown_exits_2_with_one_line(cli):
