@@ -35,6 +35,7 @@ from typing import IO
 
 from ..errors import ConfigError, InvalidArgument, InvalidResponse, TransientError
 from ..secrets import scrub_secret_patterns
+from ..transport.subprocess import kill_unclosed, signal_group
 
 __all__ = ["ProviderProcess", "start_process"]
 
@@ -278,12 +279,7 @@ class ProviderProcess:
                     pipe.close()
 
     def _signal(self, sig: signal.Signals) -> None:
-        # The group outlives its leader while a child runs, so it is signalled even after
-        # the leader exited (its pgid is the leader's pid: start_new_session). The leader
-        # is signalled on its own too, in case it moved itself to another group.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self._popen.pid, sig)
-        self._popen.send_signal(sig)
+        signal_group(self._popen, sig)
 
     def _join_readers(self, timeout_s: float) -> None:
         # A logging handler that asks about the process runs on a reader thread.
@@ -298,14 +294,8 @@ class ProviderProcess:
         self.close()
 
     def __del__(self) -> None:
-        # Never closed: kill at once rather than wait the grace in the garbage collector;
-        # the short wait reaps it, so Popen does not warn about a child still running.
-        try:
-            if not self._closed and self._popen.poll() is None:
-                self._signal(signal.SIGKILL)
-                self._popen.wait(0.1)
-        except Exception:
-            pass
+        if not getattr(self, "_closed", True):
+            kill_unclosed(self._popen)
 
     def __repr__(self) -> str:
         state = "running" if self.alive else (self.describe_exit() or "").split(";")[0]

@@ -41,7 +41,7 @@ from .body import TooLarge
 from .deadlines import Clock
 from .errors import too_large
 
-__all__ = ["CommandRun", "find_program", "start_command"]
+__all__ = ["CommandRun", "find_program", "kill_unclosed", "signal_group", "start_command"]
 
 log = logging.getLogger("construct")
 
@@ -327,12 +327,7 @@ class CommandRun:
                     pipe.close()
 
     def _signal(self, sig: signal.Signals) -> None:
-        # The group outlives its leader while a child runs, so it is signalled even after
-        # the leader exited; the leader on its own too, in case it left the group.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self._popen.pid, sig)
-        with contextlib.suppress(ProcessLookupError, OSError):
-            self._popen.send_signal(sig)
+        signal_group(self._popen, sig)
 
     def __enter__(self) -> CommandRun:
         return self
@@ -341,16 +336,34 @@ class CommandRun:
         self.close()
 
     def __del__(self) -> None:
-        # Never closed (an owner that crashed): kill at once rather than wait in the GC.
-        try:
-            if not self._closed and self._popen.poll() is None:
-                self._signal(signal.SIGKILL)
-                self._popen.wait(0.1)
-        except Exception:
-            pass
+        if not self._closed:
+            kill_unclosed(self._popen)
 
     def __repr__(self) -> str:
         return f"<CommandRun {self.program} pid={self.pid} returncode={self.returncode}>"
+
+
+def signal_group(popen: subprocess.Popen[Any], sig: signal.Signals) -> None:
+    """`sig` to the process group `popen` leads (start_new_session) and to the leader.
+
+    The group outlives its leader while a child runs, so it is signalled even after the
+    leader exited; the leader on its own too, in case it moved itself to another group."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(popen.pid, sig)
+    with contextlib.suppress(ProcessLookupError, OSError):
+        popen.send_signal(sig)
+
+
+def kill_unclosed(popen: subprocess.Popen[Any]) -> None:
+    """For `__del__` of an owner never closed (one that crashed): SIGKILL the group at
+    once rather than wait a grace in the garbage collector, and reap it briefly so Popen
+    does not warn about a child still running. Never raises."""
+    try:
+        if popen.poll() is None:
+            signal_group(popen, signal.SIGKILL)
+            popen.wait(0.1)
+    except Exception:
+        pass
 
 
 def start_command(
