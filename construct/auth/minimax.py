@@ -219,19 +219,21 @@ class MiniMaxAuth(Auth):
             raise self.missing()
         return {"Authorization": f"Bearer {own.reveal()}"}
 
-    def rejected(self, key: Secret | None) -> None:
-        """A 401 to the exchanged token: forget it here and in the store."""
+    def rejected(self, key: Secret | None) -> bool:
+        """A 401 to the exchanged token: forget it here and in the store, and exchange the
+        refresh token again for one more try."""
         if self._key(key) is not None:
-            return
+            return False
         with self._lock:
             token, self._token = self._token, None
         if token is None or self._store is None:
-            return
+            return False
         region = oauth_region(self._environ, self._region)
         with contextlib.suppress(ConstructError, OSError):
             found = self._store.load(STORE_PROVIDER, region)
             if found is not None and found.access_token == token.access_token:
                 self._store.delete(STORE_PROVIDER, region)
+        return True
 
     def close(self) -> None:
         if self._transport is not None:

@@ -386,12 +386,14 @@ class QwenOAuth(Auth):
         if url and base and (req.url == base or req.url.startswith(base + "/")):
             req.url = url + req.url[len(base) :]
 
-    def rejected(self, key: Secret | None) -> None:
-        """A 401: forget the token; a cached one is refreshed at the next call."""
+    def rejected(self, key: Secret | None) -> bool:
+        """A 401: forget the token; a cached one is refreshed, and the call tried again."""
         with self._lock:
             found = self._contexts.pop(key, None)
         if found is not None and found.cached:
             self._rejected = found.token
+            return True
+        return False
 
     def close(self) -> None:
         if self._transport is not None:

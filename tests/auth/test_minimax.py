@@ -214,7 +214,7 @@ def test_no_credential_names_every_variable() -> None:
 
 
 @respx.mock
-def test_a_401_drops_the_token_and_the_next_call_exchanges_again(refresh_token: str) -> None:
+def test_a_401_drops_the_token_and_exchanges_once_more(refresh_token: str) -> None:
     token = respx.post(TOKEN_URLS["global"]).mock(
         side_effect=[
             httpx.Response(200, json=granted()),
@@ -227,12 +227,20 @@ def test_a_401_drops_the_token_and_the_next_call_exchanges_again(refresh_token: 
             httpx.Response(200, json=completion(model=MODEL)),
         ]
     )
-    provider = create_provider("minimax-oauth")
+    create_provider("minimax-oauth").chat(HELLO, MODEL)
+    assert token.call_count == 2 and route.call_count == 2
+    assert bearer(route) == "Bearer fresh-access"
+    stored = TokenStore.default().load(STORE_PROVIDER, "global")
+    assert stored is not None and stored.access_token.reveal() == "fresh-access"
+
+
+@respx.mock
+def test_a_401_to_a_key_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MINIMAX_API_KEY", "api-key")
+    route = respx.post(GLOBAL_CHAT).mock(return_value=httpx.Response(401, json={}))
     with pytest.raises(AuthError):
-        provider.chat(HELLO, MODEL)
-    assert TokenStore.default().load(STORE_PROVIDER, "global") is None
-    provider.chat(HELLO, MODEL)
-    assert token.call_count == 2 and bearer(route) == "Bearer fresh-access"
+        create_provider("minimax-oauth").chat(HELLO, MODEL)
+    assert route.call_count == 1
 
 
 @respx.mock

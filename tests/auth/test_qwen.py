@@ -253,7 +253,8 @@ def test_no_credential_at_all_says_how_to_sign_in(home: Path) -> None:
 
 
 @respx.mock
-def test_a_401_makes_the_next_call_refresh(home: Path) -> None:
+@pytest.mark.parametrize("run", ["chat", "achat"])
+def test_a_401_refreshes_once_and_retries(home: Path, run: str) -> None:
     cache(home, 3600)
     token = respx.post(TOKEN_URL).mock(return_value=httpx.Response(200, json=refreshed()))
     route = respx.post(PORTAL_CHAT).mock(
@@ -263,12 +264,32 @@ def test_a_401_makes_the_next_call_refresh(home: Path) -> None:
         ]
     )
     provider = create_provider("qwen-code")
-    with pytest.raises(AuthError):
+    if run == "chat":
         provider.chat(HELLO, MODEL)
-    assert not token.called
-    provider.chat(HELLO, MODEL)
-    assert token.call_count == 1
+    else:
+        asyncio.run(provider.achat(HELLO, MODEL))
+    assert token.call_count == 1 and route.call_count == 2
     assert bearer(route) == f"Bearer {NEW_ACCESS}"
+
+
+@respx.mock
+def test_a_second_401_is_raised(home: Path) -> None:
+    cache(home, 3600)
+    token = respx.post(TOKEN_URL).mock(return_value=httpx.Response(200, json=refreshed()))
+    route = respx.post(PORTAL_CHAT).mock(
+        return_value=httpx.Response(401, json={"error": {"message": "invalid access token"}})
+    )
+    with pytest.raises(AuthError):
+        create_provider("qwen-code").chat(HELLO, MODEL)
+    assert token.call_count == 1 and route.call_count == 2
+
+
+@respx.mock
+def test_a_401_to_an_explicit_key_is_not_retried(home: Path) -> None:
+    route = respx.post(DASHSCOPE_CHAT).mock(return_value=httpx.Response(401, json={}))
+    with pytest.raises(AuthError):
+        create_provider("qwen-code", "explicit-key-123").chat(HELLO, MODEL)
+    assert route.call_count == 1
 
 
 @respx.mock
