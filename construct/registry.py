@@ -1140,7 +1140,10 @@ def with_profile(resolved: Resolved, profile: str) -> Resolved:
 
 def key_env_vars(resolved: Resolved) -> tuple[str, ...]:
     """The env vars that supply a key, in lookup order (K1); Bedrock never uses the generic one."""
-    if resolved.spec.auth in ("aws", "none") or resolved.profile is not None:
+    region = resolved.spec.regions.get(resolved.region) if resolved.region else None
+    auth = region.auth if region is not None and region.auth else resolved.spec.auth
+    # Qwen Code's sign-in comes before any key but an explicit one (reference §1.6: no G).
+    if auth in ("aws", "none", "qwen-oauth") or resolved.profile is not None:
         return resolved.key_env
     return (*resolved.key_env, GENERIC_KEY_ENV)
 

@@ -121,6 +121,17 @@ def test_a_valid_cached_sign_in_goes_to_its_resource_url(home: Path, name: str) 
 
 
 @respx.mock
+def test_the_generic_key_never_hides_the_sign_in(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache(home, 3600)
+    monkeypatch.setenv("CONSTRUCT_API_KEY", "generic-key-123")
+    route = chat()
+    create_provider("qwen-code").chat(HELLO, MODEL)
+    assert bearer(route) == f"Bearer {ACCESS}"
+
+
+@respx.mock
 def test_an_explicit_key_wins_and_goes_to_dashscope(home: Path) -> None:
     cache(home, 3600)
     route = chat(DASHSCOPE_CHAT)
