@@ -47,7 +47,17 @@ Dialect = Literal[
     "process",
 ]
 # How the key travels. "none": the service takes no key (CLI tools).
-Auth = Literal["bearer", "x-api-key", "api-key", "x-goog-api-key", "aws", "oauth", "none"]
+Auth = Literal[
+    "bearer",
+    "x-api-key",
+    "api-key",
+    "x-goog-api-key",
+    "aws",
+    "oauth",
+    "qwen-oauth",
+    "minimax-oauth",
+    "none",
+]
 
 _dialects_present: dict[str, bool] = {}
 
@@ -75,6 +85,8 @@ class Region:
     # When set, replaces the provider's key env vars for this region.
     key_env: tuple[str, ...] | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    # When set, replaces the provider's `auth` column for this region.
+    auth: Auth | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,12 +194,14 @@ _QWEN = {
     "cn": Region("https://dashscope.aliyuncs.com/compatible-mode/v1"),
     "intl": Region("https://dashscope-intl.aliyuncs.com/compatible-mode/v1"),
     "us": Region("https://dashscope-us.aliyuncs.com/compatible-mode/v1"),
-    # Qwen Code's OAuth token works against the China endpoint; the token file
-    # flow (reference §1.6) arrives with the OAuth issue, the env token works now.
+    # Qwen Code's OAuth sign-in (reference §1.6, construct.auth.qwen): the key is an
+    # explicit one or QWEN_OAUTH_TOKEN; the auth reads the CLI's cached sign-in, its
+    # resource URL (which replaces this one), and DASHSCOPE_API_KEY as the last resort.
     "code": Region(
         "https://dashscope.aliyuncs.com/compatible-mode/v1",
-        key_env=("QWEN_OAUTH_TOKEN", "DASHSCOPE_API_KEY"),
+        key_env=("QWEN_OAUTH_TOKEN",),
         headers=(("User-Agent", "QwenCode/1.0"),),
+        auth="qwen-oauth",
     ),
 }
 
@@ -441,6 +455,8 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
             "minimax-portal-cn": "cn",
         },
         families={"minimax": None, "minimaxi": "cn"},
+        # With no key, a MINIMAX_OAUTH_REFRESH_TOKEN is exchanged for one (§1.5, §1.6).
+        auth="minimax-oauth",
         native_tools=False,
         merge_system=True,
         responses_fallback=False,
@@ -1124,7 +1140,10 @@ def with_profile(resolved: Resolved, profile: str) -> Resolved:
 
 def key_env_vars(resolved: Resolved) -> tuple[str, ...]:
     """The env vars that supply a key, in lookup order (K1); Bedrock never uses the generic one."""
-    if resolved.spec.auth in ("aws", "none") or resolved.profile is not None:
+    region = resolved.spec.regions.get(resolved.region) if resolved.region else None
+    auth = region.auth if region is not None and region.auth else resolved.spec.auth
+    # Qwen Code's sign-in comes before any key but an explicit one (reference §1.6: no G).
+    if auth in ("aws", "none", "qwen-oauth") or resolved.profile is not None:
         return resolved.key_env
     return (*resolved.key_env, GENERIC_KEY_ENV)
 

@@ -8,6 +8,10 @@
     none            Bearer            optional: sent when one is given
     oauth           CopilotAuth       a GitHub sign-in exchanged for Copilot tokens (built
                                       by construct.providers.copilot, not here)
+    qwen-oauth      QwenOAuth         the Qwen Code CLI's sign-in (~/.qwen/oauth_creds.json),
+                                      refreshed in place; a region's column (`qwen-code`)
+    minimax-oauth   MiniMaxAuth       the key, else an access token for
+                                      MINIMAX_OAUTH_REFRESH_TOKEN, kept in the token store
 
 Sign-ins live in the token store (`store`: private files, atomic writes, one refresh
 at a time across processes); `device` is the RFC 8628 device flow that obtains them.
@@ -42,7 +46,9 @@ def auth_for(
     if resolved.profile is not None:
         who = f"{who} (auth profile {resolved.profile!r})"
     common = (spec.name, who, shown_key_env(resolved), spec.key_required)
-    kind = spec.auth
+    endpoint = spec.regions.get(resolved.region) if resolved.region else None
+    kind = endpoint.auth if endpoint is not None and endpoint.auth else spec.auth
+    env = os.environ if environ is None else environ
     if kind in ("bearer", "none"):
         return Bearer(*common)
     if kind == "x-api-key":
@@ -54,7 +60,17 @@ def auth_for(
     if kind == "api-key":
         from .azure import AzureKeyOrEntra
 
-        return AzureKeyOrEntra(*common, environ=os.environ if environ is None else environ)
+        return AzureKeyOrEntra(*common, environ=env)
+    if kind == "qwen-oauth":
+        from .qwen import QwenOAuth
+
+        # The resource URL replaces the region's URL, not one `api_url` set (R5: it wins).
+        own = endpoint is not None and resolved.base_url == endpoint.base_url
+        return QwenOAuth(*common, environ=env, rebase_from=resolved.base_url if own else None)
+    if kind == "minimax-oauth":
+        from .minimax import MiniMaxAuth
+
+        return MiniMaxAuth(*common, environ=env, region=resolved.region)
     if kind == "aws" and aws is not None and region is not None:
         from .aws import SigV4
 

@@ -73,9 +73,11 @@ class Auth:
 
             await asyncio.to_thread(self.refresh, key)
 
-    def rejected(self, key: Secret | None) -> None:
+    def rejected(self, key: Secret | None) -> bool:
         """The server answered 401 to a request this auth authorised: forget what was
-        fetched for it (a short-lived token), so the next `refresh` fetches anew."""
+        fetched for it (a short-lived token), so the next `refresh` fetches anew. True when
+        that makes the call worth one more try (the provider refreshes, then resends)."""
+        return False
 
     def close(self) -> None:
         """Release what the credential holds open (a connection to a token endpoint)."""

@@ -338,19 +338,21 @@ class CopilotAuth(Auth):
         if endpoint and base and (req.url == base or req.url.startswith(base + "/")):
             req.url = endpoint + req.url[len(base) :]
 
-    def rejected(self, key: Secret | None) -> None:
+    def rejected(self, key: Secret | None) -> bool:
         """Copilot refused its token (401): drop it from memory and from the stored
-        sign-in, unless another thread or process replaced it meanwhile."""
+        sign-in, unless another thread or process replaced it meanwhile. The call is not
+        retried: the next one exchanges anew."""
         with self._lock:
             session = self._sessions.pop(key, None)
         if key is not None or session is None:
-            return
+            return False
         # On the way to raising the 401: a store that cannot be read or written now must
         # not replace that error (it is reported at the next call).
         with contextlib.suppress(ConstructError, OSError):
             found = self._store.load(self.provider, self.profile)
             if found is not None and found.session == session:
                 self._store.save(replace(found, session=None))
+        return False
 
     def close(self) -> None:
         self._github.close()

@@ -368,6 +368,27 @@ class TokenStore:
             self._write(replace(fresh, provider=provider, profile=profile))
             return fresh
 
+    def obtained(
+        self,
+        provider: str,
+        profile: str | None,
+        stale: Callable[[Credential | None], bool],
+        fetch: Callable[[Credential | None], Credential],
+    ) -> Credential:
+        """`refreshed` for a credential construct obtains itself (from a refresh token the
+        environment holds): `fetch` also runs when none is stored, and what it returns is
+        stored; under the lock, after reading the file again, so one process fetches."""
+        found = self.load(provider, profile)
+        if found is not None and not stale(found):
+            return found
+        with self.locked(provider, profile):
+            found = self.load(provider, profile)
+            if found is not None and not stale(found):
+                return found
+            fresh = replace(fetch(found), provider=provider, profile=profile)
+            self._write(fresh)
+            return fresh
+
 
 def _sync_directory(directory: Path) -> None:
     """Make a rename or removal in `directory` durable (where the OS allows it)."""

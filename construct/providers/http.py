@@ -176,6 +176,7 @@ class _Exchange:
         "model",
         "provider",
         "recovery",
+        "renewed",
         "request",
         "response",
         "result",
@@ -195,8 +196,10 @@ class _Exchange:
         self.result: ChatResponse | None = None
         self.response: HttpResponse | None = None
         self.error: ProviderError | None = None
+        # The first failure, once offered to the auth (a 401 it may answer with a new token).
+        self.renewed: ProviderError | None = None
 
-    def __iter__(self) -> Iterator[HttpRequest]:
+    def __iter__(self) -> Iterator[HttpRequest | None]:
         """The requests to send, one at a time: the driver sends each inside `with self`,
         storing the answer in `response` (or the failure lands in `error`)."""
         req: HttpRequest | None = self.provider._request(
@@ -205,6 +208,14 @@ class _Exchange:
         while req is not None:
             self.response = self.error = None
             yield req
+            if self.error is not None and self.renewed is None and self.recovery is None:
+                self.renewed = self.error
+                if self.provider._refused(self.error):
+                    # A 401 to a token the auth can fetch anew: the driver refreshes (the
+                    # one step with I/O, `None`), then the request is built and sent again.
+                    yield None
+                    req = self.provider._request(self.dialect, self.request, self.model, self.temp)
+                    continue
             if self.error is not None:
                 req = self.failed(self.error)
             else:
@@ -232,7 +243,8 @@ class _Exchange:
 
     def failed(self, exc: ProviderError) -> HttpRequest:
         """The second attempt the dialect asks for; else `exc` (or both failures) raised."""
-        self.provider._refused(exc)
+        if exc is not self.renewed:
+            self.provider._refused(exc)
         again, first = self.recovery, self.first
         if again is not None:
             if again.explain is None or first is None:
@@ -342,11 +354,11 @@ class HttpProvider(Provider):
         req = dialect.chat_request(request, model, temperature, stream, self._headers())
         return self._signed(req)
 
-    def _refused(self, exc: ProviderError) -> None:
+    def _refused(self, exc: ProviderError) -> bool:
         """A 401: the server no longer takes the credential sent; an auth holding a
-        short-lived token (Copilot's) drops it, so the next call fetches another."""
-        if exc.status == 401:
-            self._auth.rejected(self._key)
+        short-lived token (Copilot's) drops it, so the next call fetches another. True:
+        the auth can fetch one now, so a call not yet answered may try once more."""
+        return exc.status == 401 and self._auth.rejected(self._key)
 
     def _signed(self, req: HttpRequest) -> HttpRequest:
         if self._auth.signs:
@@ -395,6 +407,9 @@ class HttpProvider(Provider):
         exchange = self._exchange(request, model, temperature)
         self._auth.refresh(self._key)
         for req in exchange:
+            if req is None:
+                self._auth.refresh(self._key)
+                continue
             with exchange:
                 exchange.response = self._transport.send(req)
         return exchange.result  # type: ignore[return-value]
@@ -405,6 +420,9 @@ class HttpProvider(Provider):
         exchange = self._exchange(request, model, temperature)
         await self._auth.arefresh(self._key)
         for req in exchange:
+            if req is None:
+                await self._auth.arefresh(self._key)
+                continue
             with exchange:
                 exchange.response = await self._transport.asend(req)
         return exchange.result  # type: ignore[return-value]
