@@ -35,7 +35,7 @@ from typing import IO
 
 from ..errors import ConfigError, InvalidArgument, InvalidResponse, TransientError
 from ..secrets import scrub_secret_patterns
-from ..transport.subprocess import kill_unclosed, signal_group
+from ..transport.subprocess import fit_tail, kill_unclosed, signal_group
 
 __all__ = ["ProviderProcess", "start_process"]
 
@@ -102,16 +102,7 @@ def _pump_stdout(pipe: IO[bytes], log: logging.Logger, first: _FirstLine) -> Non
 
 def _tail_text(lines: Sequence[str]) -> str:
     """The last stderr lines that fit the message, one per indented line."""
-    kept: list[str] = []
-    size = 0
-    for line in reversed(lines):
-        if size + len(line) > _TAIL_SHOWN_CHARS:
-            if not kept:
-                kept.append("…" + line[-(_TAIL_SHOWN_CHARS - 1) :])
-            break
-        kept.append(line)
-        size += len(line) + 3
-    return "".join(f"\n  {line}" for line in reversed(kept))
+    return "".join(f"\n  {line}" for line in fit_tail(lines, _TAIL_SHOWN_CHARS))
 
 
 def _killed_by(returncode: int) -> str:

@@ -41,7 +41,14 @@ from .body import TooLarge
 from .deadlines import Clock
 from .errors import too_large
 
-__all__ = ["CommandRun", "find_program", "kill_unclosed", "signal_group", "start_command"]
+__all__ = [
+    "CommandRun",
+    "find_program",
+    "fit_tail",
+    "kill_unclosed",
+    "signal_group",
+    "start_command",
+]
 
 log = logging.getLogger("construct")
 
@@ -98,16 +105,7 @@ class _Tail:
         """The last lines, newest last, that fit TAIL_SHOWN_CHARS, joined by ' | '."""
         with self._lock:
             lines = [line for line in self._lines if line.strip()]
-        kept: list[str] = []
-        size = 0
-        for line in reversed(lines):
-            if size + len(line) > TAIL_SHOWN_CHARS:
-                if not kept:
-                    kept.append("…" + line[-(TAIL_SHOWN_CHARS - 1) :])
-                break
-            kept.append(line)
-            size += len(line) + 3
-        return " | ".join(reversed(kept))
+        return " | ".join(fit_tail(lines, TAIL_SHOWN_CHARS))
 
 
 def _feed(pipe: IO[bytes], data: bytes) -> None:
@@ -341,6 +339,22 @@ class CommandRun:
 
     def __repr__(self) -> str:
         return f"<CommandRun {self.program} pid={self.pid} returncode={self.returncode}>"
+
+
+def fit_tail(lines: Sequence[str], limit: int) -> list[str]:
+    """The last of `lines` (oldest first) that fit `limit` characters with a short joiner
+    between them; a last line longer than the limit is cut from its start, so the newest
+    words (usually the error) stay."""
+    kept: list[str] = []
+    size = 0
+    for line in reversed(lines):
+        if size + len(line) > limit:
+            if not kept:
+                kept.append("…" + line[-(limit - 1) :])
+            break
+        kept.append(line)
+        size += len(line) + 3
+    return kept[::-1]
 
 
 def signal_group(popen: subprocess.Popen[Any], sig: signal.Signals) -> None:
