@@ -1138,6 +1138,13 @@ def with_profile(resolved: Resolved, profile: str) -> Resolved:
     )
 
 
+def auth_kind(resolved: Resolved) -> str:
+    """How `resolved` authenticates: its region's `auth` when it names one, else the row's."""
+    spec = resolved.spec
+    endpoint = spec.regions.get(resolved.region) if resolved.region else None
+    return endpoint.auth if endpoint is not None and endpoint.auth else spec.auth
+
+
 def key_env_vars(resolved: Resolved) -> tuple[str, ...]:
     """The env vars that supply a key, in lookup order (K1); Bedrock never uses the generic one."""
     region = resolved.spec.regions.get(resolved.region) if resolved.region else None

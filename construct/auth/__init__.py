@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
-from ..registry import Resolved, shown_key_env
+from ..registry import Resolved, auth_kind, shown_key_env
 from .base import Auth, Bearer, HeaderKey
 
 if TYPE_CHECKING:
@@ -46,8 +46,8 @@ def auth_for(
     if resolved.profile is not None:
         who = f"{who} (auth profile {resolved.profile!r})"
     common = (spec.name, who, shown_key_env(resolved), spec.key_required)
+    kind = auth_kind(resolved)
     endpoint = spec.regions.get(resolved.region) if resolved.region else None
-    kind = endpoint.auth if endpoint is not None and endpoint.auth else spec.auth
     env = os.environ if environ is None else environ
     if kind in ("bearer", "none"):
         return Bearer(*common)

@@ -20,6 +20,7 @@ from ..errors import ConfigError
 from ..registry import (
     ANTHROPIC_CUSTOM,
     Resolved,
+    auth_kind,
     key_env_vars,
     key_from_env,
     list_providers,
@@ -43,7 +44,16 @@ _AUTH_WIRE = {
     "x-goog-api-key": "x-goog-api-key: <key>, never in the URL",
     "aws": "AWS SigV4, or Authorization: Bearer <BEDROCK_API_KEY>",
     "oauth": "an OAuth token from a sign-in flow",
+    "qwen-oauth": "Authorization: Bearer <token>: the Qwen Code CLI's sign-in, else a key",
+    "minimax-oauth": "Authorization: Bearer <key>, else a token from MINIMAX_OAUTH_REFRESH_TOKEN",
     "none": "no key (a local command)",
+}
+
+
+# What supplies the credential of a sign-in auth when no key variable is set.
+_SIGN_INS = {
+    "qwen-oauth": "the Qwen Code CLI's sign-in (~/.qwen/oauth_creds.json), when present,",
+    "minimax-oauth": "MINIMAX_OAUTH_REFRESH_TOKEN, when set,",
 }
 
 
@@ -253,7 +263,7 @@ def _show_data(resolved: Resolved) -> dict[str, Any]:
         "region": resolved.region,
         "base_url": scrub_secret_patterns(resolved.base_url) or None,
         "dialect": spec.dialect,
-        "auth": spec.auth,
+        "auth": auth_kind(resolved),
         "key_env": key_vars,
         "key_source": found[0] if found else None,
         "key": mask(found[1]) if found else None,
@@ -300,6 +310,8 @@ def _show_lines(data: dict[str, Any]) -> list[str]:
     elif data["key_env"] and data["auth"] == "oauth":
         sign_in = f"construct auth login {data['name']}"
         lines.append(field("Key", f"not set; a stored sign-in serves instead ({sign_in})"))
+    elif data["key_env"] and data["auth"] in _SIGN_INS:
+        lines.append(field("Key", f"not set; {_SIGN_INS[data['auth']]} serves instead"))
     elif data["key_env"]:
         need = "needed for calls" if data["key_required"] else "optional"
         lines.append(field("Key", f"not set ({need})"))

@@ -183,3 +183,15 @@ def test_the_api_key_variable_is_shown_before_an_oauth_token(cli):
     # The OAuth token is still read (K1 order); it is set, so it is the one shown.
     result = cli("providers", "list", COLUMNS="120", ANTHROPIC_OAUTH_TOKEN="tok-0123456789")
     assert "ANTHROPIC_OAUTH_TOKEN" in result.stdout
+
+
+def test_show_names_the_sign_in_of_an_oauth_region(cli):
+    qwen = cli("providers", "show", "qwen-oauth").stdout
+    assert "Auth:         qwen-oauth (" in qwen
+    assert "the Qwen Code CLI's sign-in (~/.qwen/oauth_creds.json), when present," in qwen
+    assert "needed for calls" not in qwen
+    minimax = cli("providers", "show", "minimax-oauth").stdout
+    assert "Auth:         minimax-oauth (" in minimax
+    assert "MINIMAX_OAUTH_REFRESH_TOKEN, when set, serves instead" in minimax
+    # The plain row keeps its bearer key.
+    assert "Auth:         bearer (" in cli("providers", "show", "qwen").stdout
