@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import textwrap
 import threading
@@ -34,6 +33,7 @@ from construct.errors import AuthError, InvalidResponse
 from construct.registry import get_spec
 from construct.secrets import Secret
 from construct.transport import Transport
+from tests.auth.racing import race
 from tests.loopback import LoopbackServer, Reply, Request
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -217,26 +217,8 @@ def test_two_processes_needing_a_token_at_once_make_one_exchange(tmp_path: Path)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with LoopbackServer(token_endpoint) as server:
         url = f"{server.url}/copilot_internal/v2/token"
-        procs = [
-            subprocess.Popen(
-                [sys.executable, str(script), str(tmp_path / "auth"), url],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-                env=env,
-            )
-            for _ in range(2)
-        ]
-        try:
-            for p in procs:
-                assert p.stdout.readline().strip() == "ready"
-            for p in procs:
-                p.stdin.write("go\n")
-                p.stdin.flush()
-            tokens = [p.communicate(timeout=30)[0].strip() for p in procs]
-        finally:
-            for p in procs:
-                p.kill()
+        argv = [sys.executable, str(script), str(tmp_path / "auth"), url]
+        tokens = race([argv, argv], env)
     assert served == [f"token {GRANTED}"]
     assert tokens == ["tid=loopback-1;sig=0123456789abcdef"] * 2
     stored = store.load("copilot").session

@@ -8,7 +8,6 @@ import asyncio
 import json
 import logging
 import os
-import subprocess
 import sys
 import textwrap
 import time
@@ -27,6 +26,7 @@ from construct.auth.qwen import (
     normalise_resource_url,
 )
 from construct.errors import AuthError
+from tests.auth.racing import race
 from tests.loopback import LoopbackServer, Reply
 from tests.oracle import completion
 
@@ -360,25 +360,7 @@ def test_two_processes_refreshing_at_once_make_one_refresh(home: Path, tmp_path:
     script.write_text(REFRESHER)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with LoopbackServer(answer) as server:
-        procs = [
-            subprocess.Popen(
-                [sys.executable, str(script), f"{server.url}/token", str(home)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-                env=env,
-            )
-            for _ in range(2)
-        ]
-        try:
-            for p in procs:
-                assert p.stdout.readline().strip() == "ready"
-            for p in procs:
-                p.stdin.write("go\n")
-                p.stdin.flush()
-            outputs = [p.communicate(timeout=30)[0].strip() for p in procs]
-        finally:
-            for p in procs:
-                p.kill()
+        argv = [sys.executable, str(script), f"{server.url}/token", str(home)]
+        outputs = race([argv, argv], env)
         assert len(server.requests) == 1
     assert outputs == [f"Bearer {NEW_ACCESS}"] * 2

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
 import sys
 import textwrap
 import threading
@@ -18,6 +17,7 @@ import pytest
 from construct.auth.store import Credential, Revoked, Session, TokenStore, construct_home
 from construct.errors import AuthError, InvalidArgument
 from construct.secrets import Secret
+from tests.auth.racing import race
 
 ROOT = Path(__file__).resolve().parents[2]
 GITHUB = "ghu_STORECANARY0123456789abcdef"
@@ -302,26 +302,13 @@ def test_two_processes_refreshing_at_once_make_one_refresh(tmp_path: Path) -> No
     script = tmp_path / "refresher.py"
     script.write_text(REFRESHER)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(script), str(tmp_path / "auth"), str(counter), label],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        for label in ("one", "two")
-    ]
-    try:
-        for p in procs:
-            assert p.stdout.readline().strip() == "ready"
-        for p in procs:  # both read the stale token before either can refresh it
-            p.stdin.write("go\n")
-            p.stdin.flush()
-        tokens = [p.communicate(timeout=30)[0].strip() for p in procs]
-    finally:
-        for p in procs:
-            p.kill()
+    tokens = race(
+        [
+            [sys.executable, str(script), str(tmp_path / "auth"), str(counter), label]
+            for label in ("one", "two")
+        ],
+        env,
+    )
     assert len(counter.read_text().splitlines()) == 1
     assert tokens[0] == tokens[1]
     assert tokens[0].startswith("tid=rotated-by-")
